@@ -8,6 +8,10 @@
 //! 2. `links`: packets through a 10-hop chain (source, 9 relays, sink) of 1 Gbit/s links
 //!    with 1 ms delay and 100-packet drop-tail queues. Prints `links: <N> packet-hops/s`.
 //!
+//! 3. `memory`: resident memory per idle node and per link (both directions), from the
+//!    growth of RSS while 100,000 of each are added. Prints `memory: <B> bytes/node,
+//!    <B> bytes/link`.
+//!
 //! Optional argument: a scale factor for the number of events (default 1).
 
 use std::time::Instant;
@@ -169,6 +173,41 @@ fn connect(sim: &mut Simulation, a: sim::NodeId, b: sim::NodeId, i: u32) {
     sim.connect_sym(&format!("l{i}"), a, b, p).expect("unique");
 }
 
+/// Resident set size in bytes (Linux `/proc/self/statm`; 0 elsewhere).
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn memory() -> (f64, f64) {
+    const N: u64 = 100_000;
+    let mut sim = Simulation::new(1);
+    let before = rss_bytes();
+    let ids: Vec<_> = (0..N)
+        .map(|i| {
+            sim.add_node(&format!("n{i}"), Box::new(|_| Box::new(Sink)))
+                .expect("unique")
+        })
+        .collect();
+    let after_nodes = rss_bytes();
+    for (i, pair) in ids.windows(2).enumerate() {
+        let p = LinkParams::new()
+            .rate_bps(1_000_000_000)
+            .delay(SimDuration::from_millis(1));
+        sim.connect_sym(&format!("l{i}"), pair[0], pair[1], p)
+            .expect("unique");
+    }
+    let after_links = rss_bytes();
+    let per_node = (after_nodes - before) as f64 / N as f64;
+    let per_link = (after_links - after_nodes) as f64 / (N - 1) as f64;
+    (per_node, per_link)
+}
+
 fn main() {
     let scale: u64 = std::env::args()
         .nth(1)
@@ -178,4 +217,6 @@ fn main() {
     println!("engine: {:.0} events/s", hold_queue(events));
     println!("dispatch: {:.0} events/s", hold_engine(events));
     println!("links: {:.0} packet-hops/s", chain(1_000_000 * scale));
+    let (node, link) = memory();
+    println!("memory: {node:.0} bytes/node, {link:.0} bytes/link");
 }

@@ -210,7 +210,7 @@ impl fmt::Display for SimDuration {
             ("ms", NANOS_PER_MILLI),
             ("us", NANOS_PER_MICRO),
         ] {
-            if n % per == 0 {
+            if n.is_multiple_of(per) {
                 return write!(f, "{}{unit}", n / per);
             }
         }
@@ -272,7 +272,7 @@ pub fn parse_scaled_decimal(num: &str, scale: u64) -> Option<u64> {
     let mut unit = scale;
     for digit in frac_part.bytes() {
         let d = u64::from(digit - b'0');
-        if unit % 10 != 0 {
+        if !unit.is_multiple_of(10) {
             // Finer than the scale can hold: only trailing zeros are allowed.
             if d != 0 {
                 return None;

@@ -1,0 +1,139 @@
+//! Turning a validated scenario into a ready-to-run [`Simulation`].
+
+use std::net::SocketAddrV4;
+
+use models::traffic::{Hub, Pattern, UdpSink, UdpSource, UdpSourceConfig};
+use sim::{
+    Action, Direction, Limits, LinkChange, LinkId, LossModel, NodeFactory, QueueLimit, SimTime,
+    Simulation,
+};
+
+use crate::scenario::{ActionSpec, DirChoice, Loaded, NodeSpec};
+
+/// Builds the simulation for `loaded` with root seed `seed`. Validation has already checked
+/// every name and value, so failures here are bugs and panic with the reason.
+pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
+    let s = &loaded.scenario;
+    let mut sim = Simulation::new(seed);
+    sim.set_label(format!("{} ({run_id})", loaded.name));
+    let defaults = Limits::default();
+    sim.set_limits(Limits {
+        max_events: s.limits.max_events.unwrap_or(defaults.max_events),
+        max_events_per_instant: s
+            .limits
+            .max_events_per_instant
+            .unwrap_or(defaults.max_events_per_instant),
+    });
+    for spec in &s.nodes {
+        sim.add_node(spec.name(), factory(spec))
+            .expect("validated: node names are unique");
+    }
+    let node = |sim: &Simulation, name: &str| sim.node_id(name).expect("validated: node exists");
+    for l in &s.links {
+        let (ab, ba) = l.dir_params().expect("validated: link parameters");
+        let (a, b) = (node(&sim, &l.a), node(&sim, &l.b));
+        sim.connect(&l.name(), a, b, ab, ba)
+            .expect("validated: link names are unique");
+    }
+    let link = |sim: &Simulation, name: &str| sim.link_id(name).expect("validated: link exists");
+    for a in &s.actions {
+        let at = SimTime::ZERO + a.at();
+        match a {
+            ActionSpec::LinkDown { link: l, .. } => {
+                sim.schedule(at, Action::LinkDown(link(&sim, l)))
+            }
+            ActionSpec::LinkUp { link: l, .. } => sim.schedule(at, Action::LinkUp(link(&sim, l))),
+            ActionSpec::Crash { node: n, .. } => sim.schedule(at, Action::Crash(node(&sim, n))),
+            ActionSpec::Restart { node: n, .. } => sim.schedule(at, Action::Restart(node(&sim, n))),
+            ActionSpec::SetLink {
+                link: l,
+                direction,
+                delay,
+                rate,
+                loss,
+                queue_packets,
+                mtu,
+                ..
+            } => {
+                let id = link(&sim, l);
+                let dir = match direction {
+                    DirChoice::AToB => Some(Direction::AtoB),
+                    DirChoice::BToA => Some(Direction::BtoA),
+                    DirChoice::Both => None,
+                };
+                let changes = [
+                    delay.map(|d| LinkChange::Delay(d.0)),
+                    rate.map(|r| LinkChange::Rate(r.0)),
+                    loss.map(|p| {
+                        LinkChange::Loss(if p.0.is_zero() {
+                            LossModel::None
+                        } else {
+                            LossModel::Bernoulli(p.0)
+                        })
+                    }),
+                    queue_packets.map(|n| LinkChange::Queue(QueueLimit::Packets(n))),
+                    mtu.map(|m| LinkChange::Mtu(Some(m))),
+                ];
+                for change in changes.into_iter().flatten() {
+                    sim.schedule(
+                        at,
+                        Action::SetLink {
+                            link: id,
+                            dir,
+                            change,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    sim
+}
+
+/// The links `--pcap` captures: those the scenario lists, or all.
+pub fn captured_links(loaded: &Loaded, sim: &Simulation) -> Vec<LinkId> {
+    let wanted = &loaded.scenario.capture;
+    sim.links()
+        .filter(|l| wanted.is_empty() || wanted.iter().any(|w| w == l.name))
+        .map(|l| l.id)
+        .collect()
+}
+
+fn factory(spec: &NodeSpec) -> NodeFactory {
+    match spec.clone() {
+        NodeSpec::UdpSource {
+            src,
+            dst,
+            rate,
+            size,
+            start,
+            stop,
+            on,
+            off,
+            ..
+        } => {
+            let pattern = match (on, off) {
+                (Some(on), Some(off)) => Pattern::OnOff {
+                    rate_bps: rate.0,
+                    size,
+                    on_mean: on.0,
+                    off_mean: off.0,
+                },
+                _ => Pattern::Cbr {
+                    rate_bps: rate.0,
+                    size,
+                },
+            };
+            let cfg = UdpSourceConfig {
+                src: SocketAddrV4::new(*src.ip(), src.port()),
+                dst,
+                pattern,
+                start: start.map_or(sim::SimDuration::ZERO, |d| d.0),
+                stop: stop.map(|d| d.0),
+            };
+            Box::new(move |_| Box::new(UdpSource::new(cfg.clone())))
+        }
+        NodeSpec::UdpSink { address, .. } => Box::new(move |_| Box::new(UdpSink::new(address))),
+        NodeSpec::Hub { .. } => Box::new(|_| Box::new(Hub)),
+    }
+}

@@ -1,0 +1,237 @@
+//! What a run leaves behind: `metrics.csv`, `timeseries.csv`, `run.toml` and captures.
+//!
+//! Files are first written into a staging folder inside the output folder and then renamed
+//! into place one by one, so an interrupted or failed run never leaves a half-written file.
+
+use std::fs;
+use std::io::{self, BufWriter};
+use std::path::{Path, PathBuf};
+
+use sim::{Direction, LinkId, Metric, RunReport, Simulation};
+
+/// The crate version, written into every row.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Identity of a run, repeated on every output row.
+#[derive(Clone, Debug)]
+pub struct RunInfo {
+    /// Stable id: a hash of the effective scenario and the seed.
+    pub run_id: String,
+    /// Scenario name.
+    pub scenario: String,
+    /// Root seed.
+    pub seed: u64,
+}
+
+/// One scalar metric.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricRow {
+    /// `run`, `node` or `link`.
+    pub scope: &'static str,
+    /// The node name, or `<link>:<from>><to>` for a link direction, or `-` for the run.
+    pub entity: String,
+    /// The metric's name, units last.
+    pub metric: String,
+    /// The value, formatted exactly (integers as integers).
+    pub value: String,
+}
+
+/// Every scalar metric of a finished run, in a stable order: run, nodes, links.
+pub fn collect(sim: &Simulation, report: &RunReport) -> Vec<MetricRow> {
+    let mut rows = Vec::new();
+    let mut push = |scope, entity: &str, metric: &str, value: String| {
+        rows.push(MetricRow {
+            scope,
+            entity: entity.to_owned(),
+            metric: metric.to_owned(),
+            value,
+        });
+    };
+    push("run", "-", "events", report.events.to_string());
+    push("run", "-", "sim_time_ns", report.end.as_nanos().to_string());
+    push(
+        "run",
+        "-",
+        "fingerprint",
+        format!("{:016x}", report.fingerprint),
+    );
+    for (_, name, metrics) in sim.nodes() {
+        for (metric, m) in metrics.iter() {
+            match m {
+                Metric::Counter(c) => push("node", name, metric, c.to_string()),
+                Metric::Gauge(g) => push("node", name, metric, g.to_string()),
+                Metric::Histogram(h) => {
+                    push(
+                        "node",
+                        name,
+                        &format!("{metric}.count"),
+                        h.count().to_string(),
+                    );
+                    if h.count() > 0 {
+                        push(
+                            "node",
+                            name,
+                            &format!("{metric}.mean"),
+                            h.mean().to_string(),
+                        );
+                        push("node", name, &format!("{metric}.min"), h.min().to_string());
+                        for (q, label) in [(0.5, "p50"), (0.9, "p90"), (0.99, "p99")] {
+                            push(
+                                "node",
+                                name,
+                                &format!("{metric}.{label}"),
+                                h.quantile(q).to_string(),
+                            );
+                        }
+                        push("node", name, &format!("{metric}.max"), h.max().to_string());
+                    }
+                }
+                Metric::Series(s) => push(
+                    "node",
+                    name,
+                    &format!("{metric}.points"),
+                    s.points.len().to_string(),
+                ),
+            }
+        }
+    }
+    for link in sim.links() {
+        for d in Direction::BOTH {
+            let (from, to) = match d {
+                Direction::AtoB => (link.ends[0].0, link.ends[1].0),
+                Direction::BtoA => (link.ends[1].0, link.ends[0].0),
+            };
+            let entity = format!("{}:{from}>{to}", link.name);
+            let c = link.counters[d.index()];
+            for (metric, v) in [
+                ("sent_packets", c.sent_packets),
+                ("sent_bytes", c.sent_bytes),
+                ("delivered_packets", c.delivered_packets),
+                ("delivered_bytes", c.delivered_bytes),
+                ("dropped_queue", c.dropped_queue),
+                ("dropped_loss", c.dropped_loss),
+                ("dropped_mtu", c.dropped_mtu),
+                ("dropped_down", c.dropped_down),
+                ("dropped_node_down", c.dropped_node_down),
+                ("peak_queue_packets", c.peak_queue_packets),
+                ("peak_queue_bytes", c.peak_queue_bytes),
+            ] {
+                push("link", &entity, metric, v.to_string());
+            }
+        }
+    }
+    rows
+}
+
+/// Writes a run's outputs into `out`, atomically per file.
+pub fn write_run(
+    out: &Path,
+    info: &RunInfo,
+    effective_scenario: &str,
+    rows: &[MetricRow],
+    sim: &Simulation,
+    captures: &[LinkId],
+) -> io::Result<Vec<PathBuf>> {
+    fs::create_dir_all(out)?;
+    let staging = out.join(format!(".staging-{}", info.run_id));
+    if staging.exists() {
+        fs::remove_dir_all(&staging)?;
+    }
+    fs::create_dir_all(&staging)?;
+    let mut files = vec![PathBuf::from("metrics.csv"), PathBuf::from("run.toml")];
+    write_metrics(&staging.join("metrics.csv"), info, rows)?;
+    let header = format!(
+        "# ikesim {VERSION} run {} of scenario {} with seed {}\n# ikesim run <this file> --seed {} reproduces it.\n",
+        info.run_id, info.scenario, info.seed, info.seed
+    );
+    fs::write(staging.join("run.toml"), header + effective_scenario)?;
+    if write_series(&staging.join("timeseries.csv"), info, sim)? {
+        files.push(PathBuf::from("timeseries.csv"));
+    }
+    if !captures.is_empty() {
+        fs::create_dir_all(staging.join("pcap"))?;
+        fs::create_dir_all(out.join("pcap"))?;
+        for &id in captures {
+            let name = sim
+                .links()
+                .find(|l| l.id == id)
+                .map(|l| l.name.to_owned())
+                .expect("captured link exists");
+            let rel = PathBuf::from("pcap").join(format!("{name}.pcap"));
+            let mut w = BufWriter::new(fs::File::create(staging.join(&rel))?);
+            sim.capture(id)
+                .expect("capture was enabled")
+                .write_pcap(&mut w)?;
+            w.into_inner()
+                .map_err(io::IntoInnerError::into_error)?
+                .sync_all()?;
+            files.push(rel);
+        }
+    }
+    for rel in &files {
+        fs::rename(staging.join(rel), out.join(rel))?;
+    }
+    fs::remove_dir_all(&staging)?;
+    Ok(files)
+}
+
+fn write_metrics(path: &Path, info: &RunInfo, rows: &[MetricRow]) -> io::Result<()> {
+    let mut w = csv::Writer::from_writer(BufWriter::new(fs::File::create(path)?));
+    w.write_record([
+        "run_id",
+        "scenario",
+        "seed",
+        "ikesim_version",
+        "scope",
+        "entity",
+        "metric",
+        "value",
+    ])?;
+    let seed = info.seed.to_string();
+    for r in rows {
+        w.write_record([
+            &info.run_id,
+            &info.scenario,
+            &seed,
+            VERSION,
+            r.scope,
+            &r.entity,
+            &r.metric,
+            &r.value,
+        ])?;
+    }
+    w.flush()
+}
+
+/// Writes every node time series in long format; returns whether there was any.
+fn write_series(path: &Path, info: &RunInfo, sim: &Simulation) -> io::Result<bool> {
+    let series: Vec<_> = sim
+        .nodes()
+        .flat_map(|(_, name, m)| {
+            m.iter().filter_map(move |(metric, v)| match v {
+                Metric::Series(s) => Some((name, metric, s)),
+                _ => None,
+            })
+        })
+        .collect();
+    if series.is_empty() {
+        return Ok(false);
+    }
+    let mut w = csv::Writer::from_writer(BufWriter::new(fs::File::create(path)?));
+    w.write_record(["run_id", "seed", "entity", "metric", "time_ns", "value"])?;
+    let seed = info.seed.to_string();
+    for (entity, metric, s) in series {
+        for (t, v) in &s.points {
+            w.write_record([
+                &info.run_id,
+                &seed,
+                entity,
+                metric,
+                &t.as_nanos().to_string(),
+                &v.to_string(),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(true)
+}

@@ -1,0 +1,10 @@
+//! `models`: what ikesim simulates.
+//!
+//! Everything here is a sans-IO state machine or an engine node built from them: wire
+//! formats, traffic sources and sinks, and (as the project grows) the IP host stack, TCP,
+//! NAT, middleboxes, IKEv2, ESP and the HA cluster.
+
+#![warn(missing_docs)]
+
+pub mod traffic;
+pub mod wire;
