@@ -244,6 +244,8 @@ pub(crate) struct DirState {
     /// without randomness cost no generator state.
     rng_seed: u64,
     rng: Option<Box<SimRng>>,
+    /// `(time, packets waiting)` seen by every packet that enters, when recording is on.
+    pub(crate) queue_series: Option<Vec<(SimTime, u32)>>,
 }
 
 impl DirState {
@@ -260,6 +262,7 @@ impl DirState {
             gilbert_bad: false,
             rng_seed,
             rng: None,
+            queue_series: None,
         }
     }
 
@@ -303,6 +306,9 @@ impl DirState {
             self.waiting_bytes -= u64::from(b);
         }
         let tx_start = self.busy_until.max(now);
+        if let Some(series) = &mut self.queue_series {
+            series.push((now, self.waiting.len() as u32));
+        }
         if tx_start > now {
             let full = match self.params.queue {
                 QueueLimit::Packets(n) => self.waiting.len() >= n as usize,

@@ -56,6 +56,11 @@ impl LinkCapture {
         Ok(())
     }
 
+    /// The packets sent in one direction, with the time each started to leave, in order.
+    pub fn packets(&self, dir: crate::link::Direction) -> &[(SimTime, Vec<u8>)] {
+        &self.dirs[dir.index()]
+    }
+
     /// Number of captured packets.
     pub fn len(&self) -> usize {
         self.dirs[0].len() + self.dirs[1].len()

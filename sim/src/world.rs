@@ -419,6 +419,21 @@ impl Simulation {
             .get_or_insert_with(LinkCapture::default);
     }
 
+    /// Records, for both directions of `link`, the number of packets waiting in the queue
+    /// as seen by each packet that enters (arrivals see time averages: PASTA).
+    pub fn record_queue(&mut self, link: LinkId) {
+        for d in &mut self.core.links[link.0 as usize].dirs {
+            d.queue_series.get_or_insert_with(Vec::new);
+        }
+    }
+
+    /// The recorded queue lengths of one direction of `link`, if recording is on.
+    pub fn queue_series(&self, link: LinkId, dir: Direction) -> Option<&[(SimTime, u32)]> {
+        self.core.links[link.0 as usize].dirs[dir.index()]
+            .queue_series
+            .as_deref()
+    }
+
     /// The packets captured on `link`, if capture was enabled.
     pub fn capture(&self, link: LinkId) -> Option<&LinkCapture> {
         self.core.links[link.0 as usize].capture.as_ref()

@@ -408,3 +408,25 @@ fn timers_cancel() {
     sim.run().unwrap();
     assert_eq!(sim.node::<Canceller>(n).unwrap().0, 2);
 }
+
+#[test]
+fn queue_series_shows_the_queue_building_up() {
+    let mut sim = Simulation::new(1);
+    let a = sim.add_node("a", source(6, 1250, ms(0))).unwrap();
+    let b = sim.add_node("b", sink()).unwrap();
+    let p = LinkParams::new()
+        .rate_bps(10_000_000)
+        .queue(QueueLimit::Packets(3));
+    let l = sim.connect("ab", a, b, p, LinkParams::new()).unwrap();
+    sim.record_queue(l);
+    sim.run().unwrap();
+    let series: Vec<u32> = sim
+        .queue_series(l, Direction::AtoB)
+        .unwrap()
+        .iter()
+        .map(|(_, n)| *n)
+        .collect();
+    // Six packets at once: the first goes straight out, the next three wait, two are dropped.
+    assert_eq!(series, [0, 0, 1, 2, 3, 3]);
+    assert_eq!(sim.queue_series(l, Direction::BtoA), Some(&[][..]));
+}
