@@ -6,5 +6,9 @@
 
 #![warn(missing_docs)]
 
+pub mod ip;
+pub mod middlebox;
+pub mod nat;
+pub mod tcp;
 pub mod traffic;
 pub mod wire;

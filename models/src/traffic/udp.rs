@@ -1,7 +1,7 @@
-//! Traffic sources, sinks and a hub, as engine nodes.
+//! Standalone UDP sources and sinks, and a hub, as engine nodes.
 //!
 //! These exercise links and queues with real IPv4/UDP datagrams (valid checksums, so
-//! captures decode) before and beside the full IP host stack. A source sends on its first
+//! captures decode) without the IP host stack. A source sends on its first
 //! interface; a sink accepts datagrams addressed to it; a hub repeats every packet out of
 //! every other interface, so sources, hubs and sinks form chains and stars without routing.
 //!
