@@ -2,13 +2,20 @@
 
 use std::net::SocketAddrV4;
 
+use models::ip::{App, Host, HostConfig, Router, RoutingTable};
+use models::middlebox::{Firewall, OnPath, OnPathCommand};
+use models::nat::{Nat, NatCommand};
+use models::traffic::bulk::{BulkSend, BulkSendConfig, BulkSink, BulkSinkConfig};
+use models::traffic::reqresp::{RequestClient, RequestConfig, Responder, ResponderConfig};
 use models::traffic::{Hub, Pattern, UdpSink, UdpSource, UdpSourceConfig};
 use sim::{
-    Action, Direction, Limits, LinkChange, LinkId, LossModel, NodeFactory, QueueLimit, SimTime,
-    Simulation,
+    Action, Direction, IfaceId, Limits, LinkChange, LinkId, LossModel, NodeFactory, QueueLimit,
+    SimTime, Simulation,
 };
 
-use crate::scenario::{ActionSpec, DirChoice, Loaded, NodeSpec};
+use crate::scenario::{
+    ActionSpec, AppSpec, DirChoice, Loaded, NodeSpec, TcpSpec, Topology, firewall_config,
+};
 
 /// Builds the simulation for `loaded` with root seed `seed`. Validation has already checked
 /// every name and value, so failures here are bugs and panic with the reason.
@@ -24,12 +31,13 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             .max_events_per_instant
             .unwrap_or(defaults.max_events_per_instant),
     });
-    for spec in &s.nodes {
-        sim.add_node(spec.name(), factory(spec))
+    let topo = &loaded.topology;
+    for (i, (spec, routes)) in topo.nodes.iter().zip(&topo.routes).enumerate() {
+        sim.add_node(spec.name(), factory(spec, routes, &s.tcp, topo, i))
             .expect("validated: node names are unique");
     }
     let node = |sim: &Simulation, name: &str| sim.node_id(name).expect("validated: node exists");
-    for l in &s.links {
+    for l in &topo.links {
         let (ab, ba) = l.dir_params().expect("validated: link parameters");
         let (a, b) = (node(&sim, &l.a), node(&sim, &l.b));
         sim.connect(&l.name(), a, b, ab, ba)
@@ -45,6 +53,69 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             ActionSpec::LinkUp { link: l, .. } => sim.schedule(at, Action::LinkUp(link(&sim, l))),
             ActionSpec::Crash { node: n, .. } => sim.schedule(at, Action::Crash(node(&sim, n))),
             ActionSpec::Restart { node: n, .. } => sim.schedule(at, Action::Restart(node(&sim, n))),
+            ActionSpec::NatReboot { node: n, .. } => {
+                sim.schedule(
+                    at,
+                    Action::Custom {
+                        node: node(&sim, n),
+                        payload: Box::new(NatCommand::Reboot),
+                    },
+                );
+            }
+            ActionSpec::OnPathDrop {
+                node: n,
+                duration,
+                filter,
+                ..
+            } => {
+                let filter = filter.filter().expect("validated: filter");
+                let cmd = OnPathCommand::Drop {
+                    filter,
+                    duration: duration.0,
+                };
+                sim.schedule(
+                    at,
+                    Action::Custom {
+                        node: node(&sim, n),
+                        payload: Box::new(cmd),
+                    },
+                );
+            }
+            ActionSpec::OnPathDelay {
+                node: n,
+                duration,
+                extra,
+                filter,
+                ..
+            } => {
+                let filter = filter.filter().expect("validated: filter");
+                let cmd = OnPathCommand::Delay {
+                    filter,
+                    extra: extra.0,
+                    duration: duration.0,
+                };
+                sim.schedule(
+                    at,
+                    Action::Custom {
+                        node: node(&sim, n),
+                        payload: Box::new(cmd),
+                    },
+                );
+            }
+            ActionSpec::OnPathReset {
+                node: n, filter, ..
+            } => {
+                let cmd = OnPathCommand::Reset {
+                    filter: filter.filter().expect("validated: filter"),
+                };
+                sim.schedule(
+                    at,
+                    Action::Custom {
+                        node: node(&sim, n),
+                        payload: Box::new(cmd),
+                    },
+                );
+            }
             ActionSpec::SetLink {
                 link: l,
                 direction,
@@ -99,8 +170,47 @@ pub fn captured_links(loaded: &Loaded, sim: &Simulation) -> Vec<LinkId> {
         .collect()
 }
 
-fn factory(spec: &NodeSpec) -> NodeFactory {
+fn factory(
+    spec: &NodeSpec,
+    routes: &RoutingTable,
+    tcp: &TcpSpec,
+    topo: &Topology,
+    index: usize,
+) -> NodeFactory {
     match spec.clone() {
+        NodeSpec::Nat(nat) => {
+            let last = IfaceId(topo.ifaces[index].len() as u32 - 1);
+            let outside = nat
+                .outside
+                .as_deref()
+                .and_then(|o| topo.iface(index, o))
+                .unwrap_or(last);
+            let cfg = nat.config(outside).expect("validated: NAT settings");
+            Box::new(move |_| Box::new(Nat::new(cfg.clone()).expect("validated: NAT settings")))
+        }
+        NodeSpec::Firewall { default, rules, .. } => {
+            let cfg = firewall_config(default, &rules).expect("validated: firewall rules");
+            Box::new(move |_| Box::new(Firewall::new(cfg.clone())))
+        }
+        NodeSpec::OnPath { .. } => Box::new(|_| Box::new(OnPath::new())),
+        NodeSpec::Host {
+            addresses, apps, ..
+        } => {
+            let cfg = HostConfig {
+                addresses,
+                routes: routes.clone(),
+                ttl: 64,
+            };
+            let tcp = tcp.clone();
+            Box::new(move |_| {
+                let apps = apps.iter().map(|a| app(a, &tcp)).collect();
+                Box::new(Host::new(cfg.clone(), apps))
+            })
+        }
+        NodeSpec::Router { .. } => {
+            let routes = routes.clone();
+            Box::new(move |_| Box::new(Router::new(routes.clone())))
+        }
         NodeSpec::UdpSource {
             src,
             dst,
@@ -135,5 +245,46 @@ fn factory(spec: &NodeSpec) -> NodeFactory {
         }
         NodeSpec::UdpSink { address, .. } => Box::new(move |_| Box::new(UdpSink::new(address))),
         NodeSpec::Hub { .. } => Box::new(|_| Box::new(Hub)),
+    }
+}
+
+/// Builds one application; its TCP settings are its own over the scenario's.
+fn app(spec: &AppSpec, base: &TcpSpec) -> Box<dyn App> {
+    let tcp = |own: &TcpSpec| own.over(base).config().expect("validated: TCP settings");
+    match spec {
+        AppSpec::BulkSend {
+            to,
+            bytes,
+            start,
+            tcp: own,
+        } => Box::new(BulkSend::new(BulkSendConfig {
+            to: to.addr,
+            bytes: bytes.0,
+            start: start.start(),
+            tcp: tcp(own),
+        })),
+        AppSpec::BulkSink { port, tcp: own } => Box::new(BulkSink::new(BulkSinkConfig {
+            port: *port,
+            tcp: tcp(own),
+        })),
+        AppSpec::Request {
+            server,
+            request_bytes,
+            response_bytes,
+            start,
+            count,
+            tcp: own,
+        } => Box::new(RequestClient::new(RequestConfig {
+            server: server.addr,
+            request_bytes: u32::try_from(request_bytes.0).expect("validated: request size"),
+            response_bytes: u32::try_from(response_bytes.0).expect("validated: response size"),
+            start: start.start(),
+            count: *count,
+            tcp: tcp(own),
+        })),
+        AppSpec::Responder { port, tcp: own } => Box::new(Responder::new(ResponderConfig {
+            port: *port,
+            tcp: tcp(own),
+        })),
     }
 }

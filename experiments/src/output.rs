@@ -7,7 +7,7 @@ use std::fs;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use sim::{Direction, LinkId, Metric, RunReport, Simulation};
+use sim::{Direction, LinkId, Metric, RunReport, SimTime, Simulation};
 
 /// The crate version, written into every row.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -97,11 +97,7 @@ pub fn collect(sim: &Simulation, report: &RunReport) -> Vec<MetricRow> {
     }
     for link in sim.links() {
         for d in Direction::BOTH {
-            let (from, to) = match d {
-                Direction::AtoB => (link.ends[0].0, link.ends[1].0),
-                Direction::BtoA => (link.ends[1].0, link.ends[0].0),
-            };
-            let entity = format!("{}:{from}>{to}", link.name);
+            let entity = link_entity(&link, d);
             let c = link.counters[d.index()];
             for (metric, v) in [
                 ("sent_packets", c.sent_packets),
@@ -203,35 +199,58 @@ fn write_metrics(path: &Path, info: &RunInfo, rows: &[MetricRow]) -> io::Result<
     w.flush()
 }
 
-/// Writes every node time series in long format; returns whether there was any.
+/// Writes every node time series and recorded link queue in long format; returns whether
+/// there was any.
 fn write_series(path: &Path, info: &RunInfo, sim: &Simulation) -> io::Result<bool> {
-    let series: Vec<_> = sim
-        .nodes()
-        .flat_map(|(_, name, m)| {
-            m.iter().filter_map(move |(metric, v)| match v {
-                Metric::Series(s) => Some((name, metric, s)),
-                _ => None,
-            })
-        })
-        .collect();
-    if series.is_empty() {
+    let mut rows: Vec<(String, &str, SimTime, String)> = Vec::new();
+    for (_, name, m) in sim.nodes() {
+        for (metric, v) in m.iter() {
+            if let Metric::Series(s) = v {
+                rows.extend(
+                    s.points
+                        .iter()
+                        .map(|(t, v)| (name.to_owned(), metric, *t, v.to_string())),
+                );
+            }
+        }
+    }
+    for link in sim.links() {
+        for d in Direction::BOTH {
+            if let Some(series) = sim.queue_series(link.id, d) {
+                let entity = link_entity(&link, d);
+                rows.extend(
+                    series
+                        .iter()
+                        .map(|(t, n)| (entity.clone(), "queue_packets", *t, n.to_string())),
+                );
+            }
+        }
+    }
+    if rows.is_empty() {
         return Ok(false);
     }
     let mut w = csv::Writer::from_writer(BufWriter::new(fs::File::create(path)?));
     w.write_record(["run_id", "seed", "entity", "metric", "time_ns", "value"])?;
     let seed = info.seed.to_string();
-    for (entity, metric, s) in series {
-        for (t, v) in &s.points {
-            w.write_record([
-                &info.run_id,
-                &seed,
-                entity,
-                metric,
-                &t.as_nanos().to_string(),
-                &v.to_string(),
-            ])?;
-        }
+    for (entity, metric, t, v) in rows {
+        w.write_record([
+            &info.run_id,
+            &seed,
+            &entity,
+            metric,
+            &t.as_nanos().to_string(),
+            &v,
+        ])?;
     }
     w.flush()?;
     Ok(true)
+}
+
+/// The entity name of one link direction: `<link>:<from>><to>`.
+pub fn link_entity(link: &sim::LinkInfo<'_>, d: Direction) -> String {
+    let (from, to) = match d {
+        Direction::AtoB => (link.ends[0].0, link.ends[1].0),
+        Direction::BtoA => (link.ends[1].0, link.ends[0].0),
+    };
+    format!("{}:{from}>{to}", link.name)
 }

@@ -47,6 +47,12 @@ pub fn run(loaded: &Loaded, seed: Option<u64>, capture: bool) -> Result<Finished
             sim.enable_capture(id);
         }
     }
+    for name in &loaded.scenario.queue_series {
+        let id = sim
+            .link_id(name)
+            .expect("validated: queue_series names links");
+        sim.record_queue(id);
+    }
     let report = sim.run_until(SimTime::ZERO + loaded.scenario.duration.0)?;
     sim.finish();
     let rows = output::collect(&sim, &report);

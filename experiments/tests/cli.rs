@@ -195,40 +195,40 @@ fn runaway_runs_end_with_an_error_naming_the_seed() {
     assert!(stderr.contains("reproduce:"), "{stderr}");
 }
 
-/// tshark (Debian's package; `.ci/run` installs it) must read every capture without a
-/// malformed packet or a bad checksum.
-#[test]
-fn tshark_reads_the_captures() {
-    if Command::new("tshark").arg("--version").output().is_err() {
-        // CI sets IKESIM_REQUIRE_TSHARK so that a missing tshark fails instead of skipping.
-        assert!(
-            std::env::var_os("IKESIM_REQUIRE_TSHARK").is_none(),
-            "tshark is required but not installed"
-        );
-        eprintln!("tshark not installed; skipping (CI installs it)");
-        return;
+/// Whether tshark is there; CI sets IKESIM_REQUIRE_TSHARK so that a missing tshark fails
+/// instead of skipping.
+fn have_tshark() -> bool {
+    if Command::new("tshark").arg("--version").output().is_ok() {
+        return true;
     }
-    let out = run_into("tshark", &["--set", "duration=3s"]);
-    for entry in std::fs::read_dir(out.join("pcap")).unwrap() {
+    assert!(
+        std::env::var_os("IKESIM_REQUIRE_TSHARK").is_none(),
+        "tshark is required but not installed"
+    );
+    eprintln!("tshark not installed; skipping (CI installs it)");
+    false
+}
+
+/// tshark reads every capture in `dir/pcap` with IP, UDP and TCP checksum checks on and
+/// reports no malformed packet, no bad checksum and no other warning; returns the number of
+/// frames read per file.
+fn assert_tshark_clean(dir: &Path) -> Vec<(String, usize)> {
+    let mut frames = Vec::new();
+    for entry in std::fs::read_dir(dir.join("pcap")).unwrap() {
         let path = entry.unwrap().path();
+        let checks = [
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "udp.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ];
         let o = Command::new("tshark")
-            .args([
-                "-n",
-                "-r",
-                path.to_str().unwrap(),
-                "-o",
-                "ip.check_checksum:TRUE",
-                "-o",
-                "udp.check_checksum:TRUE",
-            ])
-            .args([
-                "-Y",
-                "_ws.malformed || _ws.expert.severity >= warning",
-                "-T",
-                "fields",
-                "-e",
-                "frame.number",
-            ])
+            .args(["-n", "-r", path.to_str().unwrap()])
+            .args(checks)
+            .args(["-Y", "_ws.malformed || _ws.expert.severity >= warning || ip.checksum.status == \"Bad\" || tcp.checksum.status == \"Bad\" || udp.checksum.status == \"Bad\""])
+            .args(["-T", "fields", "-e", "frame.number"])
             .output()
             .unwrap();
         assert!(
@@ -243,15 +243,59 @@ fn tshark_reads_the_captures() {
             "{}: frames with problems: {bad}",
             path.display()
         );
-        let count = Command::new("tshark")
-            .args(["-n", "-r", path.to_str().unwrap()])
+        let all = Command::new("tshark")
+            .args([
+                "-n",
+                "-r",
+                path.to_str().unwrap(),
+                "-T",
+                "fields",
+                "-e",
+                "frame.number",
+            ])
             .output()
             .unwrap();
-        assert!(
-            !count.stdout.is_empty(),
-            "{} decoded to nothing",
-            path.display()
-        );
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        frames.push((name, String::from_utf8_lossy(&all.stdout).lines().count()));
     }
+    frames.sort();
+    frames
+}
+
+/// tshark (Debian's package; `.ci/run` installs it) reads the UDP captures cleanly.
+#[test]
+fn tshark_reads_the_captures() {
+    if !have_tshark() {
+        return;
+    }
+    let out = run_into("tshark", &["--set", "duration=3s"]);
+    for (name, n) in assert_tshark_clean(&out) {
+        assert!(n > 0, "{name} decoded to nothing");
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
+
+/// A TCP exchange through a NAT: the captures on both sides of the NAT (inside: a client's
+/// link; outside: the access link) carry valid IP and TCP checksums after rewriting.
+#[test]
+fn tshark_validates_checksums_on_both_sides_of_the_nat() {
+    if !have_tshark() {
+        return;
+    }
+    let out = tempdir("tshark-nat");
+    let o = ikesim(&[
+        "run",
+        "scenarios/tcp-nat.toml",
+        "--pcap",
+        "--set",
+        "duration=3s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let frames = assert_tshark_clean(&out);
+    let count = |name: &str| frames.iter().find(|(n, _)| n == name).map_or(0, |f| f.1);
+    assert!(count("access.pcap") > 100, "{frames:?}");
+    assert!(count("client-0-home-nat.pcap") > 10, "{frames:?}");
     std::fs::remove_dir_all(out).unwrap();
 }

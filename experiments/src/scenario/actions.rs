@@ -1,0 +1,143 @@
+//! The scripted timeline.
+
+use serde::{Deserialize, Serialize};
+use sim::SimDuration;
+
+use super::middle::FilterSpec;
+use crate::units::{Dur, Prob, Rate};
+
+/// Which direction of a link an action applies to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DirChoice {
+    /// From `a` to `b`.
+    AToB,
+    /// From `b` to `a`.
+    BToA,
+    /// Both.
+    Both,
+}
+
+/// A scripted action, by what it does.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "do", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ActionSpec {
+    /// Take a link down (both directions; queued and in-flight packets are lost).
+    LinkDown {
+        /// When.
+        at: Dur,
+        /// Which link.
+        link: String,
+    },
+    /// Bring a link up.
+    LinkUp {
+        /// When.
+        at: Dur,
+        /// Which link.
+        link: String,
+    },
+    /// Change link parameters from now on.
+    SetLink {
+        /// When.
+        at: Dur,
+        /// Which link.
+        link: String,
+        /// Which direction (default both).
+        #[serde(default = "both")]
+        direction: DirChoice,
+        /// New delay.
+        #[serde(default)]
+        delay: Option<Dur>,
+        /// New rate.
+        #[serde(default)]
+        rate: Option<Rate>,
+        /// New Bernoulli loss.
+        #[serde(default)]
+        loss: Option<Prob>,
+        /// New queue limit in packets.
+        #[serde(default)]
+        queue_packets: Option<u32>,
+        /// New MTU.
+        #[serde(default)]
+        mtu: Option<u32>,
+    },
+    /// Crash a node.
+    Crash {
+        /// When.
+        at: Dur,
+        /// Which node.
+        node: String,
+    },
+    /// Restart a node (rebuilt from its configuration with a new incarnation).
+    Restart {
+        /// When.
+        at: Dur,
+        /// Which node.
+        node: String,
+    },
+    /// A NAT loses every binding (and keeps forwarding).
+    NatReboot {
+        /// When.
+        at: Dur,
+        /// Which NAT.
+        node: String,
+    },
+    /// An on-path node drops matching packets, both ways, for a while.
+    OnPathDrop {
+        /// When.
+        at: Dur,
+        /// Which on-path node.
+        node: String,
+        /// For how long.
+        duration: Dur,
+        /// Which packets (all when empty).
+        #[serde(default, rename = "match")]
+        filter: FilterSpec,
+    },
+    /// An on-path node holds matching packets for `extra`, for a while.
+    OnPathDelay {
+        /// When.
+        at: Dur,
+        /// Which on-path node.
+        node: String,
+        /// For how long.
+        duration: Dur,
+        /// Added delay.
+        extra: Dur,
+        /// Which packets (all when empty).
+        #[serde(default, rename = "match")]
+        filter: FilterSpec,
+    },
+    /// An on-path node resets the next matching TCP connection it sees (forged RSTs both
+    /// ways).
+    OnPathReset {
+        /// When.
+        at: Dur,
+        /// Which on-path node.
+        node: String,
+        /// Which connection (any when empty).
+        #[serde(default, rename = "match")]
+        filter: FilterSpec,
+    },
+}
+
+fn both() -> DirChoice {
+    DirChoice::Both
+}
+
+impl ActionSpec {
+    /// When the action happens.
+    pub fn at(&self) -> SimDuration {
+        match self {
+            Self::LinkDown { at, .. }
+            | Self::LinkUp { at, .. }
+            | Self::SetLink { at, .. }
+            | Self::Crash { at, .. }
+            | Self::Restart { at, .. }
+            | Self::NatReboot { at, .. }
+            | Self::OnPathDrop { at, .. }
+            | Self::OnPathDelay { at, .. }
+            | Self::OnPathReset { at, .. } => at.0,
+        }
+    }
+}
