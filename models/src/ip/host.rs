@@ -282,19 +282,31 @@ impl Node for Host {
         for i in 0..self.apps.len() {
             self.with_app(ctx, AppId(i), |a, h| a.finish(h));
         }
-        let ids: Vec<ConnId> = self.stack.conns.keys().collect();
-        for id in ids {
-            let stats = self.stack.conns[id].conn.stats().clone();
-            record_tcp_stats(ctx.metrics(), &stats);
+        for entry in self.stack.conns.values() {
+            record_tcp_stats(ctx.metrics(), &entry.conn);
         }
     }
 }
 
-fn record_tcp_stats(m: &mut Metrics, s: &crate::tcp::Stats) {
+/// Adds a connection's statistics to the host's metrics when it ends (or the run does):
+/// counters summed over connections, a histogram of smoothed RTTs, and, when the connection
+/// recorded them, its cwnd and ssthresh over time as series named after the local port.
+fn record_tcp_stats(m: &mut Metrics, conn: &Connection) {
+    let s = conn.stats();
     m.add("tcp_segments_sent", s.segments_sent);
+    m.add("tcp_bytes_sent", s.bytes_sent);
     m.add("tcp_retransmits_fast", s.retransmits_fast);
     m.add("tcp_retransmits_rto", s.retransmits_rto);
+    m.add("tcp_dupacks_received", s.dupacks_received);
     m.add("tcp_timeouts", s.timeouts);
+    if s.srtt > sim::SimDuration::ZERO {
+        m.record("tcp_srtt_ns", s.srtt.as_nanos());
+    }
+    let port = conn.local().port();
+    for &(t, cwnd, ssthresh) in &s.cwnd_series {
+        m.sample(&format!("tcp_cwnd_bytes[{port}]"), t, f64::from(cwnd));
+        m.sample(&format!("tcp_ssthresh_bytes[{port}]"), t, f64::from(ssthresh));
+    }
 }
 
 impl Stack {
@@ -459,7 +471,7 @@ impl Stack {
         if finished {
             let entry = self.conns.remove(id).expect("present above");
             self.demux.remove(&(local, remote));
-            record_tcp_stats(ctx.metrics(), entry.conn.stats());
+            record_tcp_stats(ctx.metrics(), &entry.conn);
         }
     }
 

@@ -91,9 +91,11 @@ impl Receiver {
     /// Copies in-order bytes out; frees memory once drained.
     pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
         let n = out.len().min(self.readable.len());
-        for (dst, src) in out.iter_mut().zip(self.readable.drain(..n)) {
-            *dst = src;
-        }
+        let (front, back) = self.readable.as_slices();
+        let from_front = n.min(front.len());
+        out[..from_front].copy_from_slice(&front[..from_front]);
+        out[from_front..n].copy_from_slice(&back[..n - from_front]);
+        self.readable.drain(..n);
         if self.readable.is_empty() {
             self.readable = VecDeque::new();
         }

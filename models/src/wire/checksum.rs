@@ -18,12 +18,19 @@ use super::IpProtocol;
 /// An odd trailing byte is padded with a zero byte on the right, as RFC 1071 §4.1 does.
 /// The result is `0` only when every byte is zero; otherwise it is in `1..=0xffff`.
 pub fn data(data: &[u8]) -> u16 {
-    let mut words = data.chunks_exact(2);
-    // A u64 accumulator cannot overflow before 2^48 words, far beyond any packet.
-    let mut sum: u64 = words
+    // RFC 1071 §2(C): the sum may be taken over wider words and folded at the end. Eight
+    // bytes at a time, as two 32-bit big-endian words, is several times faster than 16-bit
+    // words; a u64 accumulator of 32-bit words cannot overflow below 2^32 words.
+    let mut wide = data.chunks_exact(8);
+    let mut sum: u64 = wide
         .by_ref()
-        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+        .map(|c| {
+            let v = u64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            (v >> 32) + (v & 0xffff_ffff)
+        })
         .sum();
+    let mut words = wide.remainder().chunks_exact(2);
+    sum += words.by_ref().map(|w| u64::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u64>();
     if let [last] = words.remainder() {
         sum += u64::from(*last) << 8;
     }
@@ -144,7 +151,22 @@ mod tests {
         );
     }
 
+    /// The plain RFC 1071 loop over 16-bit words, to check the wide-word version against.
+    fn reference(data: &[u8]) -> u16 {
+        let mut sum: u64 = 0;
+        for w in data.chunks(2) {
+            let hi = u64::from(w[0]) << 8;
+            sum += hi | w.get(1).map_or(0, |b| u64::from(*b));
+        }
+        fold(sum)
+    }
+
     proptest! {
+        #[test]
+        fn prop_wide_sum_matches_reference(bytes in proptest::collection::vec(any::<u8>(), 0..3000)) {
+            prop_assert_eq!(data(&bytes), reference(&bytes));
+        }
+
         /// RFC 1624 incremental update equals a full recomputation, for any replaced range
         /// starting at an even offset.
         #[test]

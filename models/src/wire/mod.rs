@@ -56,6 +56,7 @@
 pub mod checksum;
 mod ipv4;
 mod tcp;
+pub mod tcp_encap;
 mod udp;
 
 use std::ops::Range;
