@@ -194,12 +194,16 @@ fn factory(
         }
         NodeSpec::OnPath { .. } => Box::new(|_| Box::new(OnPath::new())),
         NodeSpec::Host {
-            addresses, apps, ..
+            addresses,
+            apps,
+            forwarding,
+            ..
         } => {
             let cfg = HostConfig {
                 addresses,
                 routes: routes.clone(),
                 ttl: 64,
+                forwarding,
             };
             let tcp = tcp.clone();
             Box::new(move |_| {

@@ -104,6 +104,7 @@ fn host_cfg(addr: Ipv4Addr) -> HostConfig {
         addresses: vec![addr],
         routes: RoutingTable::new(),
         ttl: 64,
+        forwarding: false,
     }
 }
 
@@ -248,4 +249,115 @@ fn packets_for_another_address_are_dropped_and_counted() {
     let (mut sim, _, _, b) = two_hosts(vec![Box::new(Stray)], vec![Box::new(Echo)]);
     sim.run().unwrap();
     assert_eq!(metrics(&sim, b).counter("dropped_not_for_me"), 1);
+}
+
+/// Tunnel plumbing as an IPsec daemon uses it, with plain UDP in place of ESP: the client
+/// tunnels traffic for B's network to the gateway from a virtual address; the gateway
+/// decapsulates, forwards to B, and tunnels B's answer back.
+struct Encap {
+    selector: Prefix,
+    virtual_addr: Option<Ipv4Addr>,
+    peer: SocketAddrV4,
+}
+
+impl App for Encap {
+    fn start(&mut self, host: &mut HostCtx<'_, '_>) {
+        host.udp_bind(9999).unwrap();
+        if let Some(v) = self.virtual_addr {
+            host.add_address(v);
+        }
+        host.tunnel_add(self.selector, self.virtual_addr);
+    }
+    fn on_tunnel(&mut self, host: &mut HostCtx<'_, '_>, packet: &[u8]) {
+        host.udp_send(9999, self.peer, packet).unwrap();
+    }
+    fn on_udp(
+        &mut self,
+        host: &mut HostCtx<'_, '_>,
+        _: SocketAddrV4,
+        _: SocketAddrV4,
+        payload: &[u8],
+    ) {
+        host.inject(payload.to_vec());
+    }
+}
+
+#[test]
+fn tunnels_virtual_addresses_and_forwarding_carry_traffic_through_a_gateway() {
+    const G_OUT: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 254);
+    const G_IN: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 254);
+    const VIRTUAL: Ipv4Addr = Ipv4Addr::new(10, 8, 0, 5);
+    let mut sim = Simulation::new(3);
+    let client_apps: Vec<Box<dyn App>> = vec![
+        Box::new(Encap {
+            selector: "10.0.2.0/24".parse().unwrap(),
+            virtual_addr: Some(VIRTUAL),
+            peer: SocketAddrV4::new(G_OUT, 9999),
+        }),
+        Box::new(Pinger {
+            count: 3,
+            replies: Vec::new(),
+        }),
+    ];
+    let mut client_apps = Some(client_apps);
+    let a = sim
+        .add_node(
+            "a",
+            Box::new(move |_| Box::new(Host::new(host_cfg(A), client_apps.take().unwrap()))),
+        )
+        .unwrap();
+    let mut routes = RoutingTable::new();
+    routes.insert(Prefix::host(A), Route { iface: IfaceId(0) });
+    routes.insert(Prefix::host(B), Route { iface: IfaceId(1) });
+    let gw_cfg = HostConfig {
+        addresses: vec![G_OUT, G_IN],
+        routes,
+        ttl: 64,
+        forwarding: true,
+    };
+    let g = sim
+        .add_node(
+            "g",
+            Box::new(move |_| {
+                let decap = Encap {
+                    selector: Prefix::host(VIRTUAL),
+                    virtual_addr: None,
+                    peer: SocketAddrV4::new(A, 9999),
+                };
+                Box::new(Host::new(gw_cfg.clone(), vec![Box::new(decap)]))
+            }),
+        )
+        .unwrap();
+    let b = sim
+        .add_node(
+            "b",
+            Box::new(|_| Box::new(Host::new(host_cfg(B), vec![Box::new(Echo)]))),
+        )
+        .unwrap();
+    let p = LinkParams::new().delay(SimDuration::from_millis(1));
+    sim.connect_sym("a-g", a, g, p.clone()).unwrap();
+    sim.connect_sym("g-b", g, b, p).unwrap();
+    sim.run().unwrap();
+    let pinger = sim
+        .node::<Host>(a)
+        .unwrap()
+        .app::<Pinger>(AppId(1))
+        .unwrap();
+    assert_eq!(
+        pinger.replies.len(),
+        3,
+        "every ping came back through the tunnel"
+    );
+    let g_metrics = metrics(&sim, g);
+    assert_eq!(
+        g_metrics.counter("forwarded"),
+        3,
+        "inner requests forwarded to b"
+    );
+    assert_eq!(
+        g_metrics.counter("forwarded_to_tunnel"),
+        3,
+        "b's replies tunnelled back"
+    );
+    assert_eq!(metrics(&sim, a).counter("ip_injected"), 3);
 }

@@ -217,6 +217,7 @@ fn our_host(app: Box<dyn models::ip::App>) -> Host {
             addresses: vec![OURS],
             routes: RoutingTable::new(),
             ttl: 64,
+            forwarding: false,
         },
         vec![app],
     )
@@ -382,6 +383,7 @@ fn peer_vanishes_mid_transfer_rto_backs_off_to_abort() {
         addresses: vec![SMOL],
         routes: RoutingTable::new(),
         ttl: 64,
+        forwarding: false,
     };
     let peer = sim
         .add_node(

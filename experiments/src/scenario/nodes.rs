@@ -35,6 +35,9 @@ pub enum NodeSpec {
         /// Static routes (added to the computed ones).
         #[serde(default)]
         routes: Vec<StaticRoute>,
+        /// Forward packets for other addresses, as a security gateway does.
+        #[serde(default)]
+        forwarding: bool,
         /// Applications.
         #[serde(default)]
         apps: Vec<AppSpec>,

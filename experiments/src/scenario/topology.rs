@@ -141,6 +141,7 @@ fn expand_groups(s: &Scenario) -> Result<(Vec<NodeSpec>, Vec<LinkSpec>), String>
             count,
             uplink,
             routes,
+            forwarding,
             apps,
         } = n
         else {
@@ -168,6 +169,7 @@ fn expand_groups(s: &Scenario) -> Result<(Vec<NodeSpec>, Vec<LinkSpec>), String>
                 count: None,
                 uplink: None,
                 routes: routes.clone(),
+                forwarding: *forwarding,
                 apps,
             });
             continue;
@@ -194,6 +196,7 @@ fn expand_groups(s: &Scenario) -> Result<(Vec<NodeSpec>, Vec<LinkSpec>), String>
                 count: None,
                 uplink: None,
                 routes: routes.clone(),
+                forwarding: *forwarding,
                 apps,
             });
         }

@@ -18,7 +18,9 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use sim::{Ctx, IfaceId, Metrics, Node, Packet, SimRng, SimTime, TimerId};
 use slotmap::{SlotMap, new_key_type};
 
-use crate::ip::route::RoutingTable;
+use crate::ip::Prefix;
+use crate::ip::route::{PrefixTable, RoutingTable};
+use crate::ip::router::{decrement_ttl, forward_hop};
 use crate::tcp::{Connection, ConnectionError, Event as TcpEvent, TcpConfig, reset_for};
 use crate::wire::{
     IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
@@ -54,6 +56,11 @@ pub trait App: Any {
     /// An IP packet of a protocol this application bound arrived (e.g. ESP).
     fn on_ip(&mut self, host: &mut HostCtx<'_, '_>, from: Ipv4Addr, to: Ipv4Addr, payload: &[u8]) {
         let _ = (host, from, to, payload);
+    }
+    /// The host sent or forwarded a packet into a tunnel this application added (the whole
+    /// IPv4 packet, TTL already decremented if forwarded): encapsulate it.
+    fn on_tunnel(&mut self, host: &mut HostCtx<'_, '_>, packet: &[u8]) {
+        let _ = (host, packet);
     }
     /// Something happened on one of this application's TCP connections.
     fn on_tcp(&mut self, host: &mut HostCtx<'_, '_>, conn: ConnId, event: TcpEvent) {
@@ -99,6 +106,9 @@ pub struct HostConfig {
     pub routes: RoutingTable,
     /// TTL of packets the host sends.
     pub ttl: u8,
+    /// Forward packets for other addresses by the routing table, as a router does (a
+    /// security gateway forwards decapsulated traffic to the network behind it).
+    pub forwarding: bool,
 }
 
 /// An IP end host.
@@ -122,6 +132,10 @@ struct ConnEntry {
 /// The stack's state, apart from the applications.
 struct Stack {
     cfg: HostConfig,
+    /// Addresses the host owns without an interface (e.g. an IPsec virtual address).
+    virtual_addrs: Vec<Ipv4Addr>,
+    /// Destinations that go into a tunnel instead of out of an interface.
+    tunnels: PrefixTable<Tunnel>,
     udp: BTreeMap<u16, AppId>,
     raw: BTreeMap<u8, AppId>,
     listeners: BTreeMap<u16, (AppId, TcpConfig)>,
@@ -138,6 +152,17 @@ struct Stack {
 
 enum Delivery {
     Tcp(ConnId, TcpEvent),
+    /// A packet for a tunnel's application to encapsulate.
+    Tunnel(Vec<u8>),
+    /// A packet to process as if received (decapsulated traffic).
+    Inject(Vec<u8>),
+}
+
+/// A tunnel: packets to `selector` go to application `app`, leaving from `src`.
+#[derive(Clone, Copy, Debug)]
+struct Tunnel {
+    app: AppId,
+    src: Option<Ipv4Addr>,
 }
 
 impl Host {
@@ -149,6 +174,8 @@ impl Host {
         Self {
             stack: Stack {
                 cfg,
+                virtual_addrs: Vec::new(),
+                tunnels: PrefixTable::default(),
                 udp: BTreeMap::new(),
                 raw: BTreeMap::new(),
                 listeners: BTreeMap::new(),
@@ -203,21 +230,27 @@ impl Host {
             );
             match delivery {
                 Delivery::Tcp(conn, ev) => self.with_app(ctx, app, |a, h| a.on_tcp(h, conn, ev)),
+                Delivery::Tunnel(packet) => self.with_app(ctx, app, |a, h| a.on_tunnel(h, &packet)),
+                Delivery::Inject(mut packet) => {
+                    ctx.metrics().incr("ip_injected");
+                    self.receive(ctx, &mut packet);
+                }
             }
         }
         self.stack.rearm(ctx);
     }
 
-    fn receive(&mut self, ctx: &mut Ctx<'_>, data: &[u8]) {
-        let Ok(ip_packet) = Ipv4Packet::new_checked(data) else {
+    fn receive(&mut self, ctx: &mut Ctx<'_>, data: &mut [u8]) {
+        let Ok(ip_packet) = Ipv4Packet::new_checked(&*data) else {
             return ctx.metrics().incr("dropped_malformed");
         };
         let Ok(ip) = Ipv4Repr::parse(&ip_packet) else {
             return ctx.metrics().incr("dropped_malformed");
         };
-        if !self.stack.cfg.addresses.contains(&ip.dst_addr) {
-            return ctx.metrics().incr("dropped_not_for_me");
+        if !self.stack.is_local(ip.dst_addr) {
+            return self.stack.forward(ctx, data, ip.dst_addr);
         }
+        let ip_packet = Ipv4Packet::new_unchecked(&*data);
         ctx.metrics().incr("ip_received");
         let payload = ip_packet.payload();
         match ip.next_header {
@@ -256,8 +289,8 @@ impl Node for Host {
         self.settle(ctx);
     }
 
-    fn on_packet(&mut self, ctx: &mut Ctx<'_>, _: IfaceId, packet: Packet) {
-        self.receive(ctx, &packet.data);
+    fn on_packet(&mut self, ctx: &mut Ctx<'_>, _: IfaceId, mut packet: Packet) {
+        self.receive(ctx, &mut packet.data);
         self.settle(ctx);
     }
 
@@ -305,11 +338,53 @@ fn record_tcp_stats(m: &mut Metrics, conn: &Connection) {
     let port = conn.local().port();
     for &(t, cwnd, ssthresh) in &s.cwnd_series {
         m.sample(&format!("tcp_cwnd_bytes[{port}]"), t, f64::from(cwnd));
-        m.sample(&format!("tcp_ssthresh_bytes[{port}]"), t, f64::from(ssthresh));
+        m.sample(
+            &format!("tcp_ssthresh_bytes[{port}]"),
+            t,
+            f64::from(ssthresh),
+        );
     }
 }
 
 impl Stack {
+    /// The source address for traffic to `dst`: a tunnel's, else the egress interface's.
+    fn local_source(&self, dst: Ipv4Addr) -> Result<Ipv4Addr, SocketError> {
+        match self.tunnels.lookup(dst).and_then(|t| t.src) {
+            Some(src) => Ok(src),
+            None => self.source_for(dst).map(|(_, src)| src),
+        }
+    }
+
+    fn is_local(&self, addr: Ipv4Addr) -> bool {
+        self.cfg.addresses.contains(&addr) || self.virtual_addrs.contains(&addr)
+    }
+
+    /// Forwards a packet for another address (if this host forwards): into a tunnel if one
+    /// covers the destination, else by the routing table, one TTL hop either way.
+    fn forward(&mut self, ctx: &mut Ctx<'_>, data: &mut [u8], dst: Ipv4Addr) {
+        if !self.cfg.forwarding {
+            return ctx.metrics().incr("dropped_not_for_me");
+        }
+        if let Some(tunnel) = self.tunnels.lookup(dst).copied() {
+            return match decrement_ttl(data) {
+                Ok(()) => {
+                    ctx.metrics().incr("forwarded_to_tunnel");
+                    self.pending
+                        .push_back((tunnel.app, Delivery::Tunnel(data.to_vec())));
+                }
+                Err(drop) => ctx.metrics().incr(drop.metric()),
+            };
+        }
+        match forward_hop(data, &self.cfg.routes) {
+            Ok(iface) => {
+                ctx.metrics().incr("forwarded");
+                let packet = ctx.packet(data.to_vec());
+                ctx.send(iface, packet);
+            }
+            Err(drop) => ctx.metrics().incr(drop.metric()),
+        }
+    }
+
     fn source_for(&self, dst: Ipv4Addr) -> Result<(IfaceId, Ipv4Addr), SocketError> {
         let iface = match self.cfg.routes.lookup(dst) {
             Some(r) => r.iface,
@@ -334,7 +409,15 @@ impl Stack {
         payload_len: usize,
         fill: impl FnOnce(&mut [u8], Ipv4Addr),
     ) -> Result<(), SocketError> {
-        let (iface, default_src) = self.source_for(dst)?;
+        let tunnel = self.tunnels.lookup(dst).copied();
+        let (iface, default_src) = match tunnel {
+            Some(t) => (
+                None,
+                t.src
+                    .map_or_else(|| self.source_for(dst).map(|s| s.1), Ok)?,
+            ),
+            None => self.source_for(dst).map(|(i, s)| (Some(i), s))?,
+        };
         let src = src.unwrap_or(default_src);
         self.ident = self.ident.wrapping_add(1);
         let repr = Ipv4Repr {
@@ -351,8 +434,14 @@ impl Stack {
         repr.emit(&mut ip);
         fill(ip.payload_mut(), src);
         ctx.metrics().incr("ip_sent");
-        let packet = ctx.packet(buf);
-        ctx.send(iface, packet);
+        match (iface, tunnel) {
+            (Some(iface), _) => {
+                let packet = ctx.packet(buf);
+                ctx.send(iface, packet);
+            }
+            (None, Some(t)) => self.pending.push_back((t.app, Delivery::Tunnel(buf))),
+            (None, None) => unreachable!("an interface or a tunnel was chosen above"),
+        }
         Ok(())
     }
 
@@ -576,6 +665,41 @@ impl HostCtx<'_, '_> {
         self.ctx.trace(msg);
     }
 
+    /// Adds an address the host owns without an interface (e.g. the virtual address an IKE
+    /// responder assigned, RFC 7296 §3.15).
+    pub fn add_address(&mut self, addr: Ipv4Addr) {
+        if !self.stack.virtual_addrs.contains(&addr) {
+            self.stack.virtual_addrs.push(addr);
+        }
+    }
+
+    /// Removes an address added with [`HostCtx::add_address`].
+    pub fn remove_address(&mut self, addr: Ipv4Addr) {
+        self.stack.virtual_addrs.retain(|a| *a != addr);
+    }
+
+    /// From now on, packets this host sends or forwards to `selector` go to this
+    /// application's `on_tunnel` instead of an interface (an IPsec SPD entry with PROTECT);
+    /// packets the host originates into it leave from `src` when given.
+    pub fn tunnel_add(&mut self, selector: Prefix, src: Option<Ipv4Addr>) {
+        self.stack
+            .tunnels
+            .insert(selector, Tunnel { app: self.app, src });
+    }
+
+    /// Removes a tunnel added with [`HostCtx::tunnel_add`].
+    pub fn tunnel_remove(&mut self, selector: Prefix) {
+        self.stack.tunnels.remove(selector);
+    }
+
+    /// Processes `packet` (a whole IPv4 packet) as if it had been received, after the
+    /// current callback: decapsulated tunnel traffic re-enters the host this way.
+    pub fn inject(&mut self, packet: Vec<u8>) {
+        self.stack
+            .pending
+            .push_back((self.app, Delivery::Inject(packet)));
+    }
+
     /// Calls this application's `on_timer(token)` at `at`.
     pub fn set_timer(&mut self, at: SimTime, token: u64) -> AppTimer {
         let key = self.stack.next_timer;
@@ -667,7 +791,7 @@ impl HostCtx<'_, '_> {
         remote: SocketAddrV4,
         cfg: TcpConfig,
     ) -> Result<ConnId, SocketError> {
-        let (_, src) = self.stack.source_for(*remote.ip())?;
+        let src = self.stack.local_source(*remote.ip())?;
         let port = self.stack.ephemeral_port(self.ctx.rng(), src, remote)?;
         let local = SocketAddrV4::new(src, port);
         let iss = TcpSeqNumber(self.ctx.rng().next_u32());

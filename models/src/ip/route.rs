@@ -1,4 +1,4 @@
-//! Longest-prefix-match routing tables.
+//! Longest-prefix-match tables: routing tables, and the host's tunnel selectors.
 //!
 //! One ordered map per prefix length plus a bitmask of the lengths in use: a lookup tries
 //! only the lengths present, longest first, each an O(log n) map lookup. A router with
@@ -18,22 +18,34 @@ pub struct Route {
     pub iface: IfaceId,
 }
 
-/// A longest-prefix-match table.
-#[derive(Clone, Debug, Default)]
-pub struct RoutingTable {
-    by_len: BTreeMap<u8, BTreeMap<u32, Route>>,
+/// A longest-prefix-match table from prefixes to values.
+#[derive(Clone, Debug)]
+pub struct PrefixTable<V> {
+    by_len: BTreeMap<u8, BTreeMap<u32, V>>,
     /// Bit `l` is set iff some prefix of length `l` is present (bit 32 for /32).
     lengths: u64,
 }
 
-impl RoutingTable {
+/// A routing table: prefixes to outgoing interfaces.
+pub type RoutingTable = PrefixTable<Route>;
+
+impl<V> Default for PrefixTable<V> {
+    fn default() -> Self {
+        Self {
+            by_len: BTreeMap::new(),
+            lengths: 0,
+        }
+    }
+}
+
+impl<V> PrefixTable<V> {
     /// An empty table.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Adds or replaces the route for `prefix`.
-    pub fn insert(&mut self, prefix: Prefix, route: Route) {
+    /// Adds or replaces the value for `prefix`.
+    pub fn insert(&mut self, prefix: Prefix, route: V) {
         self.by_len
             .entry(prefix.prefix_len())
             .or_default()
@@ -41,8 +53,8 @@ impl RoutingTable {
         self.lengths |= 1 << prefix.prefix_len();
     }
 
-    /// Removes the route for `prefix`; returns it.
-    pub fn remove(&mut self, prefix: Prefix) -> Option<Route> {
+    /// Removes the value for `prefix`; returns it.
+    pub fn remove(&mut self, prefix: Prefix) -> Option<V> {
         let table = self.by_len.get_mut(&prefix.prefix_len())?;
         let route = table.remove(&u32::from(prefix.addr()));
         if table.is_empty() {
@@ -52,26 +64,26 @@ impl RoutingTable {
         route
     }
 
-    /// The route of the longest prefix containing `dst`.
-    pub fn lookup(&self, dst: Ipv4Addr) -> Option<Route> {
+    /// The value of the longest prefix containing `dst`.
+    pub fn lookup(&self, dst: Ipv4Addr) -> Option<&V> {
         let mut lengths = self.lengths;
         while lengths != 0 {
             let len = 63 - lengths.leading_zeros() as u8;
             lengths &= !(1 << len);
             let key = u32::from(dst) & Prefix::mask(len);
-            if let Some(route) = self.by_len.get(&len).and_then(|t| t.get(&key)) {
-                return Some(*route);
+            if let Some(value) = self.by_len.get(&len).and_then(|t| t.get(&key)) {
+                return Some(value);
             }
         }
         None
     }
 
-    /// Number of routes.
+    /// Number of entries.
     pub fn len(&self) -> usize {
         self.by_len.values().map(BTreeMap::len).sum()
     }
 
-    /// Whether there is no route.
+    /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.lengths == 0
     }
@@ -113,7 +125,7 @@ mod tests {
             );
         }
         assert_eq!(
-            t.lookup(Ipv4Addr::from(0x0a00_0000 + 77_777)),
+            t.lookup(Ipv4Addr::from(0x0a00_0000 + 77_777)).copied(),
             Some(Route {
                 iface: IfaceId(77_777)
             })

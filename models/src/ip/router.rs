@@ -61,6 +61,17 @@ impl ForwardDrop {
 /// Performs one forwarding hop on `data` in place: checks the header, decrements the TTL
 /// with an incremental checksum update, and returns the outgoing interface.
 pub fn forward_hop(data: &mut [u8], routes: &RoutingTable) -> Result<IfaceId, ForwardDrop> {
+    let dst = Ipv4Packet::new_checked(&*data)
+        .map_err(|_| ForwardDrop::Malformed)?
+        .dst_addr();
+    let route = routes.lookup(dst).ok_or(ForwardDrop::NoRoute)?;
+    decrement_ttl(data)?;
+    Ok(route.iface)
+}
+
+/// Checks the header and decrements the TTL in place with an incremental checksum update
+/// (RFC 1624); a packet whose TTL would reach zero is refused (RFC 1812 §5.3.1).
+pub fn decrement_ttl(data: &mut [u8]) -> Result<(), ForwardDrop> {
     let mut ip = Ipv4Packet::new_checked(data).map_err(|_| ForwardDrop::Malformed)?;
     if ip.version() != 4 || !ip.verify_checksum() {
         return Err(ForwardDrop::Malformed);
@@ -69,13 +80,12 @@ pub fn forward_hop(data: &mut [u8], routes: &RoutingTable) -> Result<IfaceId, Fo
     if ttl <= 1 {
         return Err(ForwardDrop::Ttl);
     }
-    let route = routes.lookup(ip.dst_addr()).ok_or(ForwardDrop::NoRoute)?;
     // TTL shares a 16-bit word with the protocol number (RFC 791 §3.1).
     let proto = ip.next_header().0;
     let sum = checksum::update(ip.checksum(), &[ttl, proto], &[ttl - 1, proto]);
     ip.set_hop_limit(ttl - 1);
     ip.set_checksum(sum);
-    Ok(route.iface)
+    Ok(())
 }
 
 #[cfg(test)]
