@@ -6,6 +6,7 @@ use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
 use models::traffic::bulk::{BulkSend, BulkSendConfig, BulkSink, BulkSinkConfig};
+use models::traffic::datagram::{UdpEcho, UdpPinger, UdpPingerConfig};
 use models::traffic::reqresp::{RequestClient, RequestConfig, Responder, ResponderConfig};
 use models::traffic::{Hub, Pattern, UdpSink, UdpSource, UdpSourceConfig};
 use sim::{
@@ -286,6 +287,22 @@ fn app(spec: &AppSpec, base: &TcpSpec) -> Box<dyn App> {
             count: *count,
             tcp: tcp(own),
         })),
+        AppSpec::UdpPing {
+            to,
+            port,
+            size,
+            interval,
+            start,
+            stop,
+        } => Box::new(UdpPinger::new(UdpPingerConfig {
+            to: to.addr,
+            port: *port,
+            size: *size,
+            interval: interval.0,
+            start: start.start(),
+            stop: stop.map(|d| d.0),
+        })),
+        AppSpec::UdpEcho { port } => Box::new(UdpEcho::new(*port)),
         AppSpec::Responder { port, tcp: own } => Box::new(Responder::new(ResponderConfig {
             port: *port,
             tcp: tcp(own),

@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+pub mod esp;
+pub mod ike;
 pub mod ip;
 pub mod middlebox;
 pub mod nat;

@@ -282,6 +282,33 @@ pub enum AppSpec {
         #[serde(default)]
         tcp: TcpSpec,
     },
+    /// Sends a UDP datagram every `interval` and measures echoed round trips.
+    UdpPing {
+        /// Where to send (an echo server).
+        to: Endpoint,
+        /// Local port.
+        port: u16,
+        /// Payload bytes (at least 16).
+        #[serde(default = "ping_size")]
+        size: usize,
+        /// Time between datagrams.
+        interval: Dur,
+        /// When to start.
+        #[serde(default)]
+        start: StartSpec,
+        /// When to stop.
+        #[serde(default)]
+        stop: Option<Dur>,
+    },
+    /// Echoes UDP datagrams on a port.
+    UdpEcho {
+        /// Port.
+        port: u16,
+    },
+}
+
+fn ping_size() -> usize {
+    100
 }
 
 fn one() -> u32 {
@@ -289,13 +316,14 @@ fn one() -> u32 {
 }
 
 impl AppSpec {
-    /// The application's own TCP settings.
-    pub fn tcp(&self) -> &TcpSpec {
+    /// The application's own TCP settings (none for UDP applications).
+    pub fn tcp(&self) -> Option<&TcpSpec> {
         match self {
             Self::BulkSend { tcp, .. }
             | Self::BulkSink { tcp, .. }
             | Self::Request { tcp, .. }
-            | Self::Responder { tcp, .. } => tcp,
+            | Self::Responder { tcp, .. } => Some(tcp),
+            Self::UdpPing { .. } | Self::UdpEcho { .. } => None,
         }
     }
 
@@ -303,8 +331,12 @@ impl AppSpec {
     pub fn for_instance(&self, i: u32) -> Result<Self, String> {
         let mut app = self.clone();
         match &mut app {
-            Self::BulkSend { to: e, .. } | Self::Request { server: e, .. } => *e = e.resolve(i)?,
-            Self::BulkSink { .. } | Self::Responder { .. } => {}
+            Self::BulkSend { to: e, .. }
+            | Self::Request { server: e, .. }
+            | Self::UdpPing { to: e, .. } => {
+                *e = e.resolve(i)?;
+            }
+            Self::BulkSink { .. } | Self::Responder { .. } | Self::UdpEcho { .. } => {}
         }
         Ok(app)
     }

@@ -232,10 +232,18 @@ fn check_node(n: &NodeSpec, tcp: &TcpSpec) -> Result<(), String> {
         }
         NodeSpec::Host { apps, .. } => {
             for (i, app) in apps.iter().enumerate() {
-                app.tcp()
-                    .over(tcp)
-                    .config()
-                    .map_err(|e| format!("apps[{i}]: {e}"))?;
+                if let Some(own) = app.tcp() {
+                    own.over(tcp)
+                        .config()
+                        .map_err(|e| format!("apps[{i}]: {e}"))?;
+                }
+                if let AppSpec::UdpPing { interval, size, .. } = app
+                    && (interval.0 == SimDuration::ZERO || !(16..=65_000).contains(size))
+                {
+                    return Err(format!(
+                        "apps[{i}]: udp-ping needs interval > 0s and size from 16 to 65000 bytes"
+                    ));
+                }
                 if let AppSpec::Request {
                     request_bytes,
                     response_bytes,

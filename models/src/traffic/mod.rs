@@ -3,8 +3,11 @@
 //! - [`udp`]: standalone UDP sources, sinks and a hub (engine nodes of their own).
 //! - [`bulk`]: bulk TCP transfer (sender and sink applications for a [`crate::ip::Host`]).
 //! - [`reqresp`]: request/response over TCP (client and server applications).
+//! - [`datagram`]: UDP applications for hosts: a pinger measuring echoed round trips and an
+//!   echo server.
 
 pub mod bulk;
+pub mod datagram;
 pub mod reqresp;
 pub mod udp;
 
