@@ -15,7 +15,8 @@ use sim::{
 };
 
 use crate::scenario::{
-    ActionSpec, AppSpec, DirChoice, Loaded, NodeSpec, TcpSpec, Topology, firewall_config,
+    ActionSpec, AppSpec, DirChoice, FilterSpec, Loaded, NodeSpec, TcpSpec, Topology,
+    firewall_config,
 };
 
 /// Builds the simulation for `loaded` with root seed `seed`. Validation has already checked
@@ -47,76 +48,50 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
     let link = |sim: &Simulation, name: &str| sim.link_id(name).expect("validated: link exists");
     for a in &s.actions {
         let at = SimTime::ZERO + a.at();
-        match a {
-            ActionSpec::LinkDown { link: l, .. } => {
-                sim.schedule(at, Action::LinkDown(link(&sim, l)))
-            }
-            ActionSpec::LinkUp { link: l, .. } => sim.schedule(at, Action::LinkUp(link(&sim, l))),
-            ActionSpec::Crash { node: n, .. } => sim.schedule(at, Action::Crash(node(&sim, n))),
-            ActionSpec::Restart { node: n, .. } => sim.schedule(at, Action::Restart(node(&sim, n))),
-            ActionSpec::NatReboot { node: n, .. } => {
-                sim.schedule(
-                    at,
-                    Action::Custom {
-                        node: node(&sim, n),
-                        payload: Box::new(NatCommand::Reboot),
-                    },
-                );
-            }
+        let custom = |sim: &Simulation, n: &str, payload: Box<dyn std::any::Any>| Action::Custom {
+            node: node(sim, n),
+            payload,
+        };
+        let filter = |f: &FilterSpec| f.filter().expect("validated: filter");
+        let action = match a {
+            ActionSpec::LinkDown { link: l, .. } => Action::LinkDown(link(&sim, l)),
+            ActionSpec::LinkUp { link: l, .. } => Action::LinkUp(link(&sim, l)),
+            ActionSpec::Crash { node: n, .. } => Action::Crash(node(&sim, n)),
+            ActionSpec::Restart { node: n, .. } => Action::Restart(node(&sim, n)),
+            ActionSpec::NatReboot { node: n, .. } => custom(&sim, n, Box::new(NatCommand::Reboot)),
             ActionSpec::OnPathDrop {
                 node: n,
                 duration,
-                filter,
+                filter: f,
                 ..
             } => {
-                let filter = filter.filter().expect("validated: filter");
                 let cmd = OnPathCommand::Drop {
-                    filter,
+                    filter: filter(f),
                     duration: duration.0,
                 };
-                sim.schedule(
-                    at,
-                    Action::Custom {
-                        node: node(&sim, n),
-                        payload: Box::new(cmd),
-                    },
-                );
+                custom(&sim, n, Box::new(cmd))
             }
             ActionSpec::OnPathDelay {
                 node: n,
                 duration,
                 extra,
-                filter,
+                filter: f,
                 ..
             } => {
-                let filter = filter.filter().expect("validated: filter");
                 let cmd = OnPathCommand::Delay {
-                    filter,
+                    filter: filter(f),
                     extra: extra.0,
                     duration: duration.0,
                 };
-                sim.schedule(
-                    at,
-                    Action::Custom {
-                        node: node(&sim, n),
-                        payload: Box::new(cmd),
-                    },
-                );
+                custom(&sim, n, Box::new(cmd))
             }
             ActionSpec::OnPathReset {
-                node: n, filter, ..
-            } => {
-                let cmd = OnPathCommand::Reset {
-                    filter: filter.filter().expect("validated: filter"),
-                };
-                sim.schedule(
-                    at,
-                    Action::Custom {
-                        node: node(&sim, n),
-                        payload: Box::new(cmd),
-                    },
-                );
-            }
+                node: n, filter: f, ..
+            } => custom(
+                &sim,
+                n,
+                Box::new(OnPathCommand::Reset { filter: filter(f) }),
+            ),
             ActionSpec::SetLink {
                 link: l,
                 direction,
@@ -156,8 +131,10 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
                         },
                     );
                 }
+                continue;
             }
-        }
+        };
+        sim.schedule(at, action);
     }
     sim
 }

@@ -7,8 +7,8 @@
 //! A baseline keeps every run metric and every metric of every node and link direction,
 //! except that entities expanded from a group (`client-0` .. `client-9999`, and their links)
 //! are aggregated when the group has more than [`GROUP_LIMIT`] members: the entity
-//! `client-*` then holds `entities` and, per metric, `sum(m)`, `min(m)` and `max(m)` (and
-//! `n(m)` when not every member has it). The fingerprint covers every event of the run, so
+//! `client-*` then holds `entities` and, per metric, `m [sum]`, `m [min]` and `m [max]`
+//! (and `m [n]` when not every member has it). The fingerprint covers every event of the run, so
 //! nothing escapes the check; the metrics say what changed and by how much.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -82,7 +82,10 @@ pub enum Verdict {
 impl Verdict {
     /// Whether this verdict fails the check.
     pub fn fails(&self) -> bool {
-        matches!(self, Self::Drift(_) | Self::Missing | Self::Stale | Self::Failed(_))
+        matches!(
+            self,
+            Self::Drift(_) | Self::Missing | Self::Stale | Self::Failed(_)
+        )
     }
 }
 
@@ -113,7 +116,11 @@ pub fn check(opts: &Options) -> Result<Vec<Checked>, CmdError> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    let stem = |p: &Path| p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = |p: &Path| {
+        p.file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     for name in &opts.only {
         if !files.iter().any(|f| stem(f) == *name) {
             let all: Vec<String> = files.iter().map(|f| stem(f)).collect();
@@ -168,7 +175,9 @@ pub fn check(opts: &Options) -> Result<Vec<Checked>, CmdError> {
         let verdict = match (opts.bless, &old) {
             (true, Some(_)) if diff.is_empty() => Verdict::Same,
             (true, _) => {
-                let json = serde_json::to_string_pretty(&new).map_err(|e| CmdError::Failed(e.to_string()))? + "\n";
+                let json = serde_json::to_string_pretty(&new)
+                    .map_err(|e| CmdError::Failed(e.to_string()))?
+                    + "\n";
                 atomic::write(&path, json.as_bytes()).map_err(|e| CmdError::io(&path, &e))?;
                 Verdict::Blessed(diff)
             }
@@ -213,9 +222,12 @@ pub fn check(opts: &Options) -> Result<Vec<Checked>, CmdError> {
 
 fn read_baseline(path: &Path) -> Result<Option<Baseline>, CmdError> {
     match fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| CmdError::Input(format!("{}: {e} (rewrite it with `ikesim check --bless`)", path.display()))),
+        Ok(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+            CmdError::Input(format!(
+                "{}: {e} (rewrite it with `ikesim check --bless`)",
+                path.display()
+            ))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(CmdError::io(path, &e)),
     }
@@ -251,11 +263,16 @@ pub fn group_of(entity: &str) -> String {
 
 /// The baseline's metric map: everything, with groups of more than [`GROUP_LIMIT`] entities
 /// aggregated.
-pub fn baseline_metrics(rows: &[MetricRow]) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> {
+pub fn baseline_metrics(
+    rows: &[MetricRow],
+) -> BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> {
     // Members per (scope, group).
     let mut members: BTreeMap<(&str, String), BTreeSet<&str>> = BTreeMap::new();
     for r in rows {
-        members.entry((r.scope, group_of(&r.entity))).or_default().insert(&r.entity);
+        members
+            .entry((r.scope, group_of(&r.entity)))
+            .or_default()
+            .insert(&r.entity);
     }
     let mut out: BTreeMap<String, BTreeMap<String, BTreeMap<String, String>>> = BTreeMap::new();
     // Values per (scope, group, metric) for the aggregated groups, in row order.
@@ -264,7 +281,10 @@ pub fn baseline_metrics(rows: &[MetricRow]) -> BTreeMap<String, BTreeMap<String,
         let g = group_of(&r.entity);
         let n = members[&(r.scope, g.clone())].len();
         if n > GROUP_LIMIT {
-            pooled.entry((r.scope, g, &r.metric)).or_default().push(&r.value);
+            pooled
+                .entry((r.scope, g, &r.metric))
+                .or_default()
+                .push(&r.value);
         } else {
             out.entry(r.scope.to_owned())
                 .or_default()
@@ -275,13 +295,21 @@ pub fn baseline_metrics(rows: &[MetricRow]) -> BTreeMap<String, BTreeMap<String,
     }
     for ((scope, g, metric), values) in pooled {
         let n = members[&(scope, g.clone())].len();
-        let e = out.entry(scope.to_owned()).or_default().entry(g).or_default();
+        let e = out
+            .entry(scope.to_owned())
+            .or_default()
+            .entry(g)
+            .or_default();
         e.insert("entities".into(), n.to_string());
         if values.len() != n {
-            e.insert(format!("n({metric})"), values.len().to_string());
+            e.insert(format!("{metric} [n]"), values.len().to_string());
         }
-        for (op, label) in [(AggOp::Sum, "sum"), (AggOp::Min, "min"), (AggOp::Max, "max")] {
-            e.insert(format!("{label}({metric})"), aggregate(op, &values));
+        for (op, label) in [
+            (AggOp::Sum, "sum"),
+            (AggOp::Min, "min"),
+            (AggOp::Max, "max"),
+        ] {
+            e.insert(format!("{metric} [{label}]"), aggregate(op, &values));
         }
     }
     out
@@ -291,20 +319,35 @@ pub fn baseline_metrics(rows: &[MetricRow]) -> BTreeMap<String, BTreeMap<String,
 pub fn diff(old: &Baseline, new: &Baseline) -> Vec<String> {
     let mut lines = Vec::new();
     if old.fingerprint != new.fingerprint {
-        lines.push(format!("fingerprint moved: {} -> {}", old.fingerprint, new.fingerprint));
+        lines.push(format!(
+            "fingerprint moved: {} -> {}",
+            old.fingerprint, new.fingerprint
+        ));
     }
     if old.seed != new.seed {
         lines.push(format!("seed {} -> {}", old.seed, new.seed));
     }
     if old.scenario != new.scenario {
-        lines.push(format!("scenario name {:?} -> {:?}", old.scenario, new.scenario));
+        lines.push(format!(
+            "scenario name {:?} -> {:?}",
+            old.scenario, new.scenario
+        ));
     }
     let flat = |b: &Baseline| -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
         for (scope, entities) in &b.metrics {
             for (entity, metrics) in entities {
                 for (metric, v) in metrics {
-                    m.insert(format!("{scope} {entity} {metric}"), v.clone());
+                    // The fingerprint has its own line above.
+                    if scope == "run" && metric == "fingerprint" {
+                        continue;
+                    }
+                    let key = if scope == "run" {
+                        format!("run {metric}")
+                    } else {
+                        format!("{scope} {entity} {metric}")
+                    };
+                    m.insert(key, v.clone());
                 }
             }
         }
@@ -326,11 +369,17 @@ pub fn diff(old: &Baseline, new: &Baseline) -> Vec<String> {
     }
     let total = changes.len();
     if total > 0 {
-        lines.push(format!("{total} metric{} changed:", if total == 1 { "" } else { "s" }));
+        lines.push(format!(
+            "{total} metric{} changed:",
+            if total == 1 { "" } else { "s" }
+        ));
     }
     lines.extend(changes.into_iter().take(SHOWN).map(|c| format!("  {c}")));
     if total > SHOWN {
-        lines.push(format!("  ... and {} more (see the baseline diff after --bless)", total - SHOWN));
+        lines.push(format!(
+            "  ... and {} more (see the baseline diff after --bless)",
+            total - SHOWN
+        ));
     }
     lines
 }
@@ -358,7 +407,10 @@ mod tests {
     #[test]
     fn groups() {
         assert_eq!(group_of("client-17"), "client-*");
-        assert_eq!(group_of("sender-3-left:sender-3>left"), "sender-*-left:sender-*>left");
+        assert_eq!(
+            group_of("sender-3-left:sender-3>left"),
+            "sender-*-left:sender-*>left"
+        );
         assert_eq!(group_of("sink-cbr"), "sink-cbr");
         assert_eq!(group_of("a-1b"), "a-1b");
         assert_eq!(group_of("-"), "-");
@@ -372,15 +424,20 @@ mod tests {
             metric: metric.into(),
             value: value.into(),
         };
-        let mut rows: Vec<MetricRow> = (0..20).map(|i| row(format!("c-{i}"), "done", &i.to_string())).collect();
+        let mut rows: Vec<MetricRow> = (0..20)
+            .map(|i| row(format!("c-{i}"), "done", &i.to_string()))
+            .collect();
         rows.push(row("c-3".into(), "late", "7"));
         rows.push(row("server".into(), "done", "20"));
         let m = baseline_metrics(&rows);
         let g = &m["node"]["c-*"];
         assert_eq!(g["entities"], "20");
-        assert_eq!(g["sum(done)"], "190");
-        assert_eq!((g["min(done)"].as_str(), g["max(done)"].as_str()), ("0", "19"));
-        assert_eq!(g["n(late)"], "1");
+        assert_eq!(g["done [sum]"], "190");
+        assert_eq!(
+            (g["done [min]"].as_str(), g["done [max]"].as_str()),
+            ("0", "19")
+        );
+        assert_eq!(g["late [n]"], "1");
         assert_eq!(m["node"]["server"]["done"], "20");
     }
 

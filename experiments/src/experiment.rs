@@ -292,7 +292,7 @@ pub fn load(path: &Path) -> Result<Experiment, CmdError> {
 
     let mut dims = Vec::new();
     let mut axes = BTreeMap::new();
-    flatten("axes", "", &raw.axes, &mut axes, &|t| t.contains_key("step")).map_err(err)?;
+    flatten("axes", "", &raw.axes, &mut axes, &is_range).map_err(err)?;
     for (key, v) in &axes {
         let label = format!("axes.{}", quote_key(key));
         check_key(&label, key).map_err(err)?;
@@ -311,7 +311,7 @@ pub fn load(path: &Path) -> Result<Experiment, CmdError> {
             )));
         };
         let mut members = BTreeMap::new();
-        flatten(&label, "", t, &mut members, &|t| t.contains_key("step")).map_err(err)?;
+        flatten(&label, "", t, &mut members, &is_range).map_err(err)?;
         if members.len() < 2 {
             return Err(err(format!(
                 "{label}: a zip group needs at least two keys (a single list belongs in [axes])"
@@ -496,7 +496,7 @@ impl Experiment {
 
 /// Expands the experiment and validates every parameter point against the scenario (each
 /// is loaded with its overrides, in parallel), so that a bad value stops the sweep before
-/// anything runs. `experiment_file` is how the file was named on the command line.
+/// anything runs.
 pub fn plan(exp: &Experiment) -> Result<Plan, CmdError> {
     let err = |msg: String| CmdError::Input(format!("{}: {msg}", exp.file.display()));
     let fixed = exp.fixed_sets();
@@ -540,7 +540,9 @@ pub fn plan(exp: &Experiment) -> Result<Plan, CmdError> {
         return Err(err(e));
     }
     let points = exp.points();
-    let per_point: Vec<Result<(Vec<String>, Vec<String>), String>> = points
+    // Per point: its --set arguments and the run id of each seed.
+    type PointRuns = Result<(Vec<String>, Vec<String>), String>;
+    let per_point: Vec<PointRuns> = points
         .par_iter()
         .map(|point| {
             let sets: Vec<String> = fixed
@@ -591,7 +593,7 @@ pub fn plan(exp: &Experiment) -> Result<Plan, CmdError> {
     })
 }
 
-/// The stable id of a job: FNV-1a over the sorted assignment and the seed, in hex.
+/// The stable id of a job: a 64-bit hash of the sorted assignment and the seed, in hex.
 pub fn job_id(point: &[(String, Value)], seed: u64) -> String {
     let mut text = String::new();
     for (k, v) in point {
@@ -601,7 +603,11 @@ pub fn job_id(point: &[(String, Value)], seed: u64) -> String {
         text.push('\n');
     }
     text.push_str(&format!("seed={seed}"));
-    format!("{:016x}", fnv1a(text.as_bytes()))
+    // FNV-1a, then a finaliser (splitmix64) so that neighbouring seeds get unlike ids.
+    let mut z = fnv1a(text.as_bytes());
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{:016x}", z ^ (z >> 31))
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -624,7 +630,10 @@ fn canon(v: &Value) -> String {
         Value::Array(a) => format!("[{}]", a.iter().map(canon).collect::<Vec<_>>().join(",")),
         Value::Table(t) => {
             let sorted: BTreeMap<&String, String> = t.iter().map(|(k, v)| (k, canon(v))).collect();
-            let items: Vec<String> = sorted.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let items: Vec<String> = sorted
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             format!("{{{}}}", items.join(","))
         }
     }
@@ -673,6 +682,22 @@ fn quote_key(k: &str) -> String {
 }
 
 fn check_key(label: &str, key: &str) -> Result<(), String> {
+    const TOP: [&str; 9] = [
+        "name",
+        "description",
+        "seeds",
+        "seed_base",
+        "metrics",
+        "timeseries",
+        "plots",
+        "skip",
+        "scenario",
+    ];
+    if TOP.contains(&key) && label != "set" {
+        return Err(format!(
+            "{label}: {key:?} is a top-level key of the experiment file, but it sits under a [table] header here; move it above the first [table]"
+        ));
+    }
     if key.split('.').any(str::is_empty) {
         return Err(format!("{label}: bad key {key:?}: empty segment"));
     }
@@ -710,6 +735,11 @@ fn flatten(
     Ok(())
 }
 
+/// Whether a table under `axes` or `zip` is a range (rather than more key segments).
+fn is_range(t: &toml::Table) -> bool {
+    t.contains_key("from") || t.contains_key("step")
+}
+
 fn parse_seeds(seeds: Option<&Value>, base: Option<u64>) -> Result<Vec<u64>, String> {
     const HELP: &str = "expected a count (seeds = 5 runs seeds 1..=5, or seed_base..) or a list of seeds (seeds = [1, 7, 42])";
     match seeds {
@@ -727,7 +757,9 @@ fn parse_seeds(seeds: Option<&Value>, base: Option<u64>) -> Result<Vec<u64>, Str
         }
         Some(Value::Array(items)) => {
             if base.is_some() {
-                return Err("seed_base: only with a count of seeds (seeds = 5), not with a list".into());
+                return Err(
+                    "seed_base: only with a count of seeds (seeds = 5), not with a list".into(),
+                );
             }
             if items.is_empty() {
                 return Err(format!("seeds: the list is empty; {HELP}"));
@@ -766,7 +798,10 @@ fn axis_values(label: &str, v: &Value) -> Result<Vec<Value>, String> {
             return Err(format!("{label}: a value is a table ({v}); {HELP}"));
         }
         if !seen.insert(canon(v)) {
-            return Err(format!("{label}: the value {} is listed twice", toml_repr(v)));
+            return Err(format!(
+                "{label}: the value {} is listed twice",
+                toml_repr(v)
+            ));
         }
     }
     Ok(values)
@@ -817,9 +852,13 @@ fn range(label: &str, t: &toml::Table) -> Result<Vec<Value>, String> {
             }
             let n = usize::try_from((b - a) / s + 1).unwrap_or(usize::MAX);
             if n > MAX {
-                return Err(format!("{label}: {n} values, more than the {MAX} a range may have"));
+                return Err(format!(
+                    "{label}: {n} values, more than the {MAX} a range may have"
+                ));
             }
-            (0..n as i64).map(|i| wrap(Value::Integer(a + i * s))).collect()
+            (0..n as i64)
+                .map(|i| wrap(Value::Integer(a + i * s)))
+                .collect()
         }
         _ => {
             let (a, b, s) = (num("from", from)?, num("to", to)?, num("step", step)?);
@@ -831,7 +870,9 @@ fn range(label: &str, t: &toml::Table) -> Result<Vec<Value>, String> {
             }
             let n = ((b - a) / s + 1e-9).floor() + 1.0;
             if n > MAX as f64 {
-                return Err(format!("{label}: {n} values, more than the {MAX} a range may have"));
+                return Err(format!(
+                    "{label}: {n} values, more than the {MAX} a range may have"
+                ));
             }
             let decimals = [a, s]
                 .iter()
@@ -852,7 +893,8 @@ fn range(label: &str, t: &toml::Table) -> Result<Vec<Value>, String> {
 
 fn parse_skip(i: usize, t: &toml::Table, dims: &[Dim]) -> Result<Skip, String> {
     let label = format!("skip[{i}]");
-    let is_cmp = |t: &toml::Table| !t.is_empty() && t.keys().all(|k| CMP_KEYS.iter().any(|(n, _)| n == k));
+    let is_cmp =
+        |t: &toml::Table| !t.is_empty() && t.keys().all(|k| CMP_KEYS.iter().any(|(n, _)| n == k));
     let mut flat = BTreeMap::new();
     flatten(&label, "", t, &mut flat, &is_cmp)?;
     if flat.is_empty() {
@@ -870,19 +912,36 @@ fn parse_skip(i: usize, t: &toml::Table, dims: &[Dim]) -> Result<Skip, String> {
     for (key, v) in flat {
         let l = format!("{label}.{}", quote_key(&key));
         let Some(values) = axis_values(&key) else {
-            let all: Vec<String> = dims.iter().flat_map(|d| d.keys.iter().map(|k| quote_key(k))).collect();
+            let all: Vec<String> = dims
+                .iter()
+                .flat_map(|d| d.keys.iter().map(|k| quote_key(k)))
+                .collect();
             return Err(format!(
                 "{l}: not a swept key; the swept keys are: {}",
-                if all.is_empty() { "(none)".to_owned() } else { all.join(", ") }
+                if all.is_empty() {
+                    "(none)".to_owned()
+                } else {
+                    all.join(", ")
+                }
             ));
         };
-        let shown = || values.iter().map(|v| toml_repr(v)).collect::<Vec<_>>().join(", ");
+        let shown = || {
+            values
+                .iter()
+                .map(|v| toml_repr(v))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let m = match v {
             Value::Table(c) => {
                 let mut cmps = Vec::new();
                 for (k, x) in &c {
-                    let (_, op) = CMP_KEYS.iter().find(|(n, _)| n == k).expect("is_cmp checked the keys");
-                    let x = number(x).ok_or_else(|| format!("{l}.{k}: expected a number, got {x}"))?;
+                    let (_, op) = CMP_KEYS
+                        .iter()
+                        .find(|(n, _)| n == k)
+                        .expect("is_cmp checked the keys");
+                    let x =
+                        number(x).ok_or_else(|| format!("{l}.{k}: expected a number, got {x}"))?;
                     cmps.push((*op, x));
                 }
                 if let Some(bad) = values.iter().find(|v| number(v).is_none()) {
@@ -963,7 +1022,11 @@ mod tests {
         assert_eq!(set_arg("a", &Value::Float(1.0)), "a=1.0");
         let arr = Value::Array(vec![Value::String("x".into())]);
         assert_eq!(set_arg("q", &arr), "q=[\"x\"]");
-        for (k, v) in [("a", Value::String("10".into())), ("b", arr), ("c", Value::Float(1.0))] {
+        for (k, v) in [
+            ("a", Value::String("10".into())),
+            ("b", arr),
+            ("c", Value::Float(1.0)),
+        ] {
             let mut doc = toml::Table::new();
             crate::overrides::apply(&mut doc, &set_arg(k, &v)).unwrap();
             assert_eq!(doc[k], v);

@@ -43,13 +43,20 @@ pub fn scenarios(dir: &Path) -> Vec<Entry> {
         .map(|file| {
             let table = fs::read_to_string(&file)
                 .map_err(|e| e.to_string())
-                .and_then(|t| toml::from_str::<toml::Table>(&t).map_err(|e| e.message().to_owned()));
+                .and_then(|t| {
+                    toml::from_str::<toml::Table>(&t).map_err(|e| e.message().to_owned())
+                });
             let (name, about) = match table {
                 Ok(t) => (
-                    t.get("name").and_then(|v| v.as_str()).map_or_else(|| stem(&file), str::to_owned),
-                    t.get("description").and_then(|v| v.as_str()).unwrap_or("").to_owned(),
+                    t.get("name")
+                        .and_then(|v| v.as_str())
+                        .map_or_else(|| stem(&file), str::to_owned),
+                    t.get("description")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or("")
+                        .to_owned(),
                 ),
-                Err(e) => (stem(&file), format!("(unreadable: {e})")),
+                Err(e) => (stem(&file), format!("(unreadable: {})", one_line(&e))),
             };
             Entry { file, name, about }
         })
@@ -60,6 +67,7 @@ pub fn scenarios(dir: &Path) -> Vec<Entry> {
 pub fn experiments(dir: &Path) -> Vec<Entry> {
     toml_files(dir)
         .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n != "Cargo.toml"))
         .map(|file| match experiment::load(&file) {
             Ok(e) => {
                 let points = e.points().len();
@@ -78,9 +86,24 @@ pub fn experiments(dir: &Path) -> Vec<Entry> {
             }
             Err(err) => Entry {
                 name: stem(&file),
-                about: format!("(invalid: {err})"),
+                about: format!("(invalid: {})", one_line(&err.to_string())),
                 file,
             },
         })
         .collect()
+}
+
+/// A multi-line error (TOML's, with the source line and a caret) as one line: the first line
+/// and the last, which says what is wrong.
+fn one_line(msg: &str) -> String {
+    let lines: Vec<&str> = msg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    match lines.as_slice() {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [first, .., last] => format!("{first} ... {last}"),
+    }
 }

@@ -213,7 +213,11 @@ fn main() -> ExitCode {
             };
             finish(sweep_cmd(&experiment, jobs, select, out, resume, list))
         }
-        Command::Merge { dirs, out, no_plots } => finish(merge_cmd(&dirs, out, no_plots)),
+        Command::Merge {
+            dirs,
+            out,
+            no_plots,
+        } => finish(merge_cmd(&dirs, out, no_plots)),
         Command::Plot {
             dir,
             out,
@@ -236,7 +240,9 @@ fn main() -> ExitCode {
                     KindArg::Cdf => PlotKind::Cdf,
                     KindArg::Series => PlotKind::Series,
                 };
-                (kind, x, y, group, filters, name, title, x_label, y_label, x_scale, y_scale)
+                (
+                    kind, x, y, group, filters, name, title, x_label, y_label, x_scale, y_scale,
+                )
             });
             finish(plot_cmd(&dir, &out, spec))
         }
@@ -246,12 +252,15 @@ fn main() -> ExitCode {
             baselines,
             jobs,
             names,
-        } => finish(check_cmd(check::Options {
-            scenarios,
-            baselines,
-            bless,
-            only: names,
-        }, jobs)),
+        } => finish(check_cmd(
+            check::Options {
+                scenarios,
+                baselines,
+                bless,
+                only: names,
+            },
+            jobs,
+        )),
         Command::List {
             scenarios,
             experiments,
@@ -274,7 +283,8 @@ fn finish(r: Result<(), CmdError>) -> ExitCode {
 }
 
 fn pool(jobs: Option<usize>) -> Result<rayon::ThreadPool, CmdError> {
-    let n = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
+    let n = jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get));
     rayon::ThreadPoolBuilder::new()
         .num_threads(n)
         .build()
@@ -340,7 +350,7 @@ fn sweep_cmd(
             return Err(CmdError::Failed(msg));
         }
         if outcome.complete {
-            merge_and_plot(&[out.clone()], &out, true)
+            merge_and_plot(std::slice::from_ref(&out), &out, true)
         } else {
             outln!(
                 "the sweep is not complete in {} yet; when every shard is done: ikesim merge {} [OTHER SHARD DIRS] --out DIR",
@@ -362,7 +372,11 @@ fn merge_and_plot(dirs: &[PathBuf], out: &Path, plots: bool) -> Result<(), CmdEr
         .iter()
         .map(|f| out.join(f).display().to_string())
         .collect();
-    outln!("merged {} jobs: {}", merged.plan.jobs.len(), files.join(", "));
+    outln!(
+        "merged {} jobs: {}",
+        merged.plan.jobs.len(),
+        files.join(", ")
+    );
     if plots && !merged.plan.plots.is_empty() {
         let drawn = plot::draw_declared(out, out)?;
         let names: Vec<String> = drawn.iter().map(|p| p.display().to_string()).collect();
@@ -391,7 +405,8 @@ type PlotArgs = (
 );
 
 fn plot_cmd(dir: &Path, out: &Path, spec: Option<PlotArgs>) -> Result<(), CmdError> {
-    let Some((kind, x, y, group, filters, name, title, x_label, y_label, x_scale, y_scale)) = spec else {
+    let Some((kind, x, y, group, filters, name, title, x_label, y_label, x_scale, y_scale)) = spec
+    else {
         if !dir.join("plan.json").exists() {
             return Err(CmdError::Input(format!(
                 "{}: no plan.json, so no declared plots; describe one with --kind line|cdf|series --y METRIC ...",
@@ -425,7 +440,13 @@ fn plot_cmd(dir: &Path, out: &Path, spec: Option<PlotArgs>) -> Result<(), CmdErr
     let name = name.unwrap_or_else(|| {
         let safe: String = y
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "_-.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "_-.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{kind_name}-{safe}")
     });
@@ -481,13 +502,17 @@ fn check_cmd(opts: check::Options, jobs: Option<usize>) -> Result<(), CmdError> 
                 )],
             ),
             check::Verdict::Failed(e) => ("FAILED", vec![e.clone()]),
-            check::Verdict::Blessed(d) if d.is_empty() => ("blessed", vec![format!("wrote {}", c.baseline.display())]),
+            check::Verdict::Blessed(d) if d.is_empty() => {
+                ("blessed", vec![format!("wrote {}", c.baseline.display())])
+            }
             check::Verdict::Blessed(d) => {
                 let mut v = vec![format!("rewrote {}", c.baseline.display())];
                 v.extend(d.iter().cloned());
                 ("blessed", v)
             }
-            check::Verdict::Removed => ("removed", vec![format!("removed {}", c.baseline.display())]),
+            check::Verdict::Removed => {
+                ("removed", vec![format!("removed {}", c.baseline.display())])
+            }
         };
         if c.verdict.fails() {
             failed += 1;
@@ -507,7 +532,11 @@ fn check_cmd(opts: check::Options, jobs: Option<usize>) -> Result<(), CmdError> 
     outln!(
         "check: {} scenarios {}",
         results.len(),
-        if opts.bless { "blessed" } else { "match their baselines" }
+        if opts.bless {
+            "blessed"
+        } else {
+            "match their baselines"
+        }
     );
     Ok(())
 }
@@ -528,7 +557,7 @@ fn list_cmd(scenarios: &Path, experiments: &Path) {
 }
 
 fn run_cmd(
-    path: &std::path::Path,
+    path: &Path,
     seed: Option<u64>,
     sets: &[String],
     out: Option<PathBuf>,
@@ -577,21 +606,34 @@ fn run_cmd(
     ExitCode::SUCCESS
 }
 
-fn print_summary(f: &run::Finished, out: &std::path::Path, files: &[PathBuf]) {
+fn print_summary(f: &run::Finished, out: &Path, files: &[PathBuf]) {
     let r = &f.report;
     outln!(
         "scenario {}  seed {}  run {}",
-        f.info.scenario, f.info.seed, f.info.run_id
+        f.info.scenario,
+        f.info.seed,
+        f.info.run_id
     );
     outln!("simulated {} in {} events", r.end, r.events);
     // The busiest link directions, so that a 10,000-link run still prints a short summary.
     let mut dirs: Vec<(String, sim::LinkCounters)> = f
         .sim
         .links()
-        .flat_map(|link| Direction::BOTH.map(|d| (output::link_entity(&link, d), link.counters[d.index()].clone())))
+        .flat_map(|link| {
+            Direction::BOTH.map(|d| {
+                (
+                    output::link_entity(&link, d),
+                    link.counters[d.index()].clone(),
+                )
+            })
+        })
         .filter(|(_, c)| c.sent_packets + c.dropped_queue + c.dropped_mtu + c.dropped_down > 0)
         .collect();
-    dirs.sort_by(|a, b| b.1.sent_packets.cmp(&a.1.sent_packets).then_with(|| a.0.cmp(&b.0)));
+    dirs.sort_by(|a, b| {
+        b.1.sent_packets
+            .cmp(&a.1.sent_packets)
+            .then_with(|| a.0.cmp(&b.0))
+    });
     const SHOWN: usize = 10;
     for (entity, c) in dirs.iter().take(SHOWN) {
         outln!(
@@ -606,7 +648,10 @@ fn print_summary(f: &run::Finished, out: &std::path::Path, files: &[PathBuf]) {
         );
     }
     if dirs.len() > SHOWN {
-        outln!("  ... and {} more busy link directions (all in metrics.csv)", dirs.len() - SHOWN);
+        outln!(
+            "  ... and {} more busy link directions (all in metrics.csv)",
+            dirs.len() - SHOWN
+        );
     }
     outln!("fingerprint {:016x}", r.fingerprint);
     let list: Vec<String> = files

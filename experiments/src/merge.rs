@@ -9,8 +9,8 @@
 //!   <metrics>`.
 //! - `summary.csv`: one row per parameter point and numeric metric:
 //!   `<parameters>,metric,n,mean,sd,ci95,min,median,max` ([`crate::stats`]).
-//! - `timeseries.csv` (when jobs recorded any): `job,job_id,<parameters>,seed,entity,metric,
-//!   time_ns,value`.
+//! - `timeseries.csv` (when jobs recorded any): `job,job_id,run_id,<parameters>,seed,entity,
+//!   metric,time_ns,value`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -106,7 +106,9 @@ impl MetricSpec {
                         ("name", Value::String(n)) => name = Some(n.clone()),
                         (op, Value::String(glob)) if OPS.iter().any(|(o, _)| *o == op) => {
                             if agg.is_some() {
-                                return Err(format!("{label}: more than one aggregation; use one of sum, mean, min, max, count"));
+                                return Err(format!(
+                                    "{label}: more than one aggregation; use one of sum, mean, min, max, count"
+                                ));
                             }
                             let (_, op) = OPS.iter().find(|(o, _)| *o == op).expect("just matched");
                             agg = Some((*op, glob.clone()));
@@ -114,10 +116,13 @@ impl MetricSpec {
                         (k, _) if k == "name" || OPS.iter().any(|(o, _)| *o == k) => {
                             return Err(format!("{label}.{k}: expected a string, got {v}"));
                         }
-                        (k, _) => return Err(format!("{label}: unknown key {k:?}; allowed: {allowed}")),
+                        (k, _) => {
+                            return Err(format!("{label}: unknown key {k:?}; allowed: {allowed}"));
+                        }
                     }
                 }
-                let column = name.ok_or_else(|| format!("{label}: missing name; allowed: {allowed}"))?;
+                let column =
+                    name.ok_or_else(|| format!("{label}: missing name; allowed: {allowed}"))?;
                 let (op, glob) = agg.ok_or_else(|| {
                     format!("{label}: no aggregation; add one of sum, mean, min, max, count = \"entity-glob:metric\"")
                 })?;
@@ -196,7 +201,12 @@ impl Csv {
 pub fn read_csv(path: &Path) -> Result<Csv, CmdError> {
     let bad = |e: &dyn std::fmt::Display| CmdError::Input(format!("{}: {e}", path.display()));
     let mut r = csv::Reader::from_path(path).map_err(|e| bad(&e))?;
-    let header = r.headers().map_err(|e| bad(&e))?.iter().map(str::to_owned).collect();
+    let header = r
+        .headers()
+        .map_err(|e| bad(&e))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let rows = r
         .records()
         .map(|rec| rec.map(|rec| rec.iter().map(str::to_owned).collect()))
@@ -276,9 +286,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, CmdError> {
                 continue;
             };
             let dir = d.join("jobs").join(&job.id);
-            let params: BTreeMap<String, String> =
-                plan.params.iter().cloned().zip(job.values.iter().cloned()).collect();
-            if rec.index != job.index || rec.seed != job.seed || rec.run_id != job.run_id || rec.params != params {
+            let params: BTreeMap<String, String> = plan
+                .params
+                .iter()
+                .cloned()
+                .zip(job.values.iter().cloned())
+                .collect();
+            if rec.index != job.index
+                || rec.seed != job.seed
+                || rec.run_id != job.run_id
+                || rec.params != params
+            {
                 return Err(input(format!(
                     "{}: job.json does not match job {} of the plan (index {}, seed {}, run {}); the folder holds another sweep's output",
                     dir.display(),
@@ -289,7 +307,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, CmdError> {
                 )));
             }
             match &here {
-                Some((other, prev)) if prev.fingerprint != rec.fingerprint || prev.ikesim_version != rec.ikesim_version => {
+                Some((other, prev))
+                    if prev.fingerprint != rec.fingerprint
+                        || prev.ikesim_version != rec.ikesim_version =>
+                {
                     return Err(input(format!(
                         "job {} ({}) differs between {} and {}: fingerprints {} and {}, ikesim {} and {}",
                         job.index,
@@ -321,7 +342,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, CmdError> {
             "incomplete sweep: {} of {} jobs are missing from {}:\n{}{}\nrun `ikesim sweep {} --out DIR --resume` (or `--job N` for one) to complete it",
             missing.len(),
             plan.jobs.len(),
-            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", "),
+            dirs.iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             shown.join("\n"),
             if missing.len() > shown.len() {
                 format!("\n  ... and {} more", missing.len() - shown.len())
@@ -331,7 +355,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, CmdError> {
             plan.experiment_file
         )));
     }
-    let versions: BTreeSet<&str> = found.iter().map(|(_, r)| r.ikesim_version.as_str()).collect();
+    let versions: BTreeSet<&str> = found
+        .iter()
+        .map(|(_, r)| r.ikesim_version.as_str())
+        .collect();
     if versions.len() > 1 {
         return Err(input(format!(
             "the jobs were run by different ikesim versions ({}); rerun the sweep with one",
@@ -373,7 +400,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, CmdError> {
         files.push(PathBuf::from(rel));
         Ok(())
     };
-    let plan_json = serde_json::to_string_pretty(&plan).map_err(|e| CmdError::Failed(e.to_string()))? + "\n";
+    let plan_json =
+        serde_json::to_string_pretty(&plan).map_err(|e| CmdError::Failed(e.to_string()))? + "\n";
     write("plan.json", plan_json.as_bytes())?;
     write("runs.csv", &runs.bytes)?;
     write("summary.csv", &summary)?;
@@ -421,12 +449,19 @@ fn read_metrics(path: &Path) -> Result<Vec<Row>, CmdError> {
 }
 
 /// The metric columns: as declared, or every run and node metric in order of appearance.
-fn columns(plan: &Plan, jobs: &[Vec<Row>], warnings: &mut Vec<String>) -> Result<Vec<MetricSpec>, CmdError> {
+fn columns(
+    plan: &Plan,
+    jobs: &[Vec<Row>],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<MetricSpec>, CmdError> {
     if plan.metrics.is_empty() {
         let mut seen = BTreeSet::new();
         let mut cols = Vec::new();
         for rows in jobs {
-            for r in rows.iter().filter(|r| r.scope == "run" || r.scope == "node") {
+            for r in rows
+                .iter()
+                .filter(|r| r.scope == "run" || r.scope == "node")
+            {
                 if seen.insert((r.entity.clone(), r.metric.clone())) {
                     let column = if r.scope == "run" {
                         r.metric.clone()
@@ -456,12 +491,22 @@ fn columns(plan: &Plan, jobs: &[Vec<Row>], warnings: &mut Vec<String>) -> Result
             MetricSpec::Aggregate { entity, metric, .. } => (entity, metric, true),
         };
         let matches = |r: &&Row| {
-            (if glob { glob_match(entity, &r.entity) } else { r.entity == *entity }) && r.metric == *metric
+            (if glob {
+                glob_match(entity, &r.entity)
+            } else {
+                r.entity == *entity
+            }) && r.metric == *metric
         };
         if jobs.iter().flatten().any(|r| matches(&r)) {
             continue;
         }
-        let entity_known = entities.iter().any(|e| if glob { glob_match(entity, e) } else { e == entity });
+        let entity_known = entities.iter().any(|e| {
+            if glob {
+                glob_match(entity, e)
+            } else {
+                e == entity
+            }
+        });
         if !entity_known {
             let some: Vec<&str> = entities.iter().copied().take(20).collect();
             return Err(CmdError::Input(format!(
@@ -475,7 +520,13 @@ fn columns(plan: &Plan, jobs: &[Vec<Row>], warnings: &mut Vec<String>) -> Result
         let names: BTreeSet<&str> = jobs
             .iter()
             .flatten()
-            .filter(|r| if glob { glob_match(entity, &r.entity) } else { r.entity == *entity })
+            .filter(|r| {
+                if glob {
+                    glob_match(entity, &r.entity)
+                } else {
+                    r.entity == *entity
+                }
+            })
             .map(|r| r.metric.as_str())
             .collect();
         warnings.push(format!(
@@ -496,7 +547,12 @@ struct Runs {
     cells: Vec<Vec<String>>,
 }
 
-fn runs_csv(plan: &Plan, found: &[(PathBuf, JobRecord)], metrics: &[Vec<Row>], cols: &[MetricSpec]) -> Result<Runs, CmdError> {
+fn runs_csv(
+    plan: &Plan,
+    found: &[(PathBuf, JobRecord)],
+    metrics: &[Vec<Row>],
+    cols: &[MetricSpec],
+) -> Result<Runs, CmdError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut header: Vec<&str> = vec!["job", "job_id", "run_id"];
     header.extend(plan.params.iter().map(String::as_str));
@@ -519,7 +575,9 @@ fn runs_csv(plan: &Plan, found: &[(PathBuf, JobRecord)], metrics: &[Vec<Row>], c
         w.write_record(&record).map_err(fail)?;
         cells.push(values);
     }
-    let bytes = w.into_inner().map_err(|e| CmdError::Failed(format!("writing runs.csv: {e}")))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| CmdError::Failed(format!("writing runs.csv: {e}")))?;
     Ok(Runs {
         bytes,
         metric_cols: cols.iter().map(|c| c.column().to_owned()).collect(),
@@ -532,7 +590,9 @@ fn cell(spec: &MetricSpec, rows: &[Row], by_key: &BTreeMap<(&str, &str), &str>) 
         MetricSpec::One { entity, metric, .. } => by_key
             .get(&(entity.as_str(), metric.as_str()))
             .map_or_else(String::new, |v| (*v).to_owned()),
-        MetricSpec::Aggregate { op, entity, metric, .. } => {
+        MetricSpec::Aggregate {
+            op, entity, metric, ..
+        } => {
             let values: Vec<&str> = rows
                 .iter()
                 .filter(|r| r.metric == *metric && glob_match(entity, &r.entity))
@@ -552,8 +612,16 @@ pub fn aggregate(op: AggOp, values: &[&str]) -> String {
     if let Some(ints) = ints.filter(|v| !v.is_empty() && op != AggOp::Mean) {
         return match op {
             AggOp::Sum => ints.iter().sum::<i128>().to_string(),
-            AggOp::Min => ints.iter().min().map(ToString::to_string).unwrap_or_default(),
-            AggOp::Max => ints.iter().max().map(ToString::to_string).unwrap_or_default(),
+            AggOp::Min => ints
+                .iter()
+                .min()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            AggOp::Max => ints
+                .iter()
+                .max()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             AggOp::Mean | AggOp::Count => unreachable!("handled above"),
         };
     }
@@ -580,7 +648,11 @@ fn summary_csv(plan: &Plan, runs: &Runs) -> Result<Vec<u8>, CmdError> {
     // Numeric columns: every present cell is a finite number. The fingerprint is a hash.
     let numeric: Vec<usize> = (0..runs.metric_cols.len())
         .filter(|&c| runs.metric_cols[c] != "fingerprint")
-        .filter(|&c| runs.cells.iter().all(|r| r[c].is_empty() || stats::number(&r[c]).is_some()))
+        .filter(|&c| {
+            runs.cells
+                .iter()
+                .all(|r| r[c].is_empty() || stats::number(&r[c]).is_some())
+        })
         .collect();
     // Points in order of first appearance.
     let mut points: Vec<(&Vec<String>, Vec<usize>)> = Vec::new();
@@ -593,7 +665,10 @@ fn summary_csv(plan: &Plan, runs: &Runs) -> Result<Vec<u8>, CmdError> {
     let opt = |v: Option<f64>| v.map(stats::fmt).unwrap_or_default();
     for (values, members) in &points {
         for &c in &numeric {
-            let xs: Vec<f64> = members.iter().filter_map(|&j| stats::number(&runs.cells[j][c])).collect();
+            let xs: Vec<f64> = members
+                .iter()
+                .filter_map(|&j| stats::number(&runs.cells[j][c]))
+                .collect();
             let mut record: Vec<String> = values.to_vec();
             record.push(runs.metric_cols[c].clone());
             match stats::summarize(&xs) {
@@ -606,20 +681,32 @@ fn summary_csv(plan: &Plan, runs: &Runs) -> Result<Vec<u8>, CmdError> {
                     stats::fmt(s.median),
                     stats::fmt(s.max),
                 ]),
-                None => record.extend(["0".to_owned(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new()]),
+                None => record.extend([
+                    "0".to_owned(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]),
             }
             w.write_record(&record).map_err(fail)?;
         }
     }
-    w.into_inner().map_err(|e| CmdError::Failed(format!("writing summary.csv: {e}")))
+    w.into_inner()
+        .map_err(|e| CmdError::Failed(format!("writing summary.csv: {e}")))
 }
 
-fn timeseries_csv(plan: &Plan, found: &[(PathBuf, JobRecord)]) -> Result<Option<Vec<u8>>, CmdError> {
+fn timeseries_csv(
+    plan: &Plan,
+    found: &[(PathBuf, JobRecord)],
+) -> Result<Option<Vec<u8>>, CmdError> {
     let keep = |entity: &str, metric: &str| match &plan.timeseries {
         None => true,
-        Some(list) => list.iter().any(|p| {
-            split_metric(p).is_some_and(|(e, m)| m == metric && glob_match(&e, entity))
-        }),
+        Some(list) => list
+            .iter()
+            .any(|p| split_metric(p).is_some_and(|(e, m)| m == metric && glob_match(&e, entity))),
     };
     let fail = |e: csv::Error| CmdError::Failed(format!("writing timeseries.csv: {e}"));
     let mut w = csv::Writer::from_writer(Vec::new());
@@ -634,18 +721,29 @@ fn timeseries_csv(plan: &Plan, found: &[(PathBuf, JobRecord)]) -> Result<Option<
             csv.col(name)
                 .ok_or_else(|| CmdError::Input(format!("{}: no column {name:?}", path.display())))
         };
-        let (e, m, t, v) = (col("entity")?, col("metric")?, col("time_ns")?, col("value")?);
+        let (e, m, t, v) = (
+            col("entity")?,
+            col("metric")?,
+            col("time_ns")?,
+            col("value")?,
+        );
         for r in csv.rows.iter().filter(|r| keep(&r[e], &r[m])) {
             if !any {
-                let mut header: Vec<&str> = vec!["job", "job_id"];
+                let mut header: Vec<&str> = vec!["job", "job_id", "run_id"];
                 header.extend(plan.params.iter().map(String::as_str));
                 header.extend(["seed", "entity", "metric", "time_ns", "value"]);
                 w.write_record(&header).map_err(fail)?;
                 any = true;
             }
-            let mut record = vec![job.index.to_string(), job.id.clone()];
+            let mut record = vec![job.index.to_string(), job.id.clone(), job.run_id.clone()];
             record.extend(job.values.iter().cloned());
-            record.extend([job.seed.to_string(), r[e].clone(), r[m].clone(), r[t].clone(), r[v].clone()]);
+            record.extend([
+                job.seed.to_string(),
+                r[e].clone(),
+                r[m].clone(),
+                r[t].clone(),
+                r[v].clone(),
+            ]);
             w.write_record(&record).map_err(fail)?;
         }
     }
@@ -673,7 +771,11 @@ mod tests {
 
     #[test]
     fn metric_specs() {
-        let one = MetricSpec::parse(0, &Value::String("bottleneck:left>right:dropped_queue".into())).unwrap();
+        let one = MetricSpec::parse(
+            0,
+            &Value::String("bottleneck:left>right:dropped_queue".into()),
+        )
+        .unwrap();
         assert_eq!(
             one,
             MetricSpec::One {
@@ -684,14 +786,23 @@ mod tests {
         );
         let run = MetricSpec::parse(0, &Value::String("events".into())).unwrap();
         assert!(matches!(run, MetricSpec::One { ref entity, .. } if entity == "-"));
-        let t: toml::Table = toml::from_str("name = 'done'\nsum = 'client-*:rr_completed'").unwrap();
+        let t: toml::Table =
+            toml::from_str("name = 'done'\nsum = 'client-*:rr_completed'").unwrap();
         assert!(matches!(
             MetricSpec::parse(0, &Value::Table(t)).unwrap(),
             MetricSpec::Aggregate { op: AggOp::Sum, .. }
         ));
-        assert!(MetricSpec::parse(1, &Value::String("client-*:x".into())).unwrap_err().contains("sum"));
+        assert!(
+            MetricSpec::parse(1, &Value::String("client-*:x".into()))
+                .unwrap_err()
+                .contains("sum")
+        );
         let t: toml::Table = toml::from_str("name = 'x'\navg = 'a:b'").unwrap();
-        assert!(MetricSpec::parse(2, &Value::Table(t)).unwrap_err().contains("allowed"));
+        assert!(
+            MetricSpec::parse(2, &Value::Table(t))
+                .unwrap_err()
+                .contains("allowed")
+        );
     }
 
     #[test]

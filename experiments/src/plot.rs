@@ -115,7 +115,11 @@ impl PlotSpec {
             x: raw.x,
             y: raw.y,
             group: raw.group,
-            filter: raw.filter.iter().map(|(k, v)| (k.clone(), display_value(v))).collect(),
+            filter: raw
+                .filter
+                .iter()
+                .map(|(k, v)| (k.clone(), display_value(v)))
+                .collect(),
             title: raw.title,
             x_label: raw.x_label,
             y_label: raw.y_label,
@@ -127,16 +131,26 @@ impl PlotSpec {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c))
+        {
             return Err(format!(
                 "name: {:?} must be non-empty and use only letters, digits, '_', '-' and '.' (it names the files)",
                 self.name
             ));
         }
         match (self.kind, &self.x) {
-            (PlotKind::Line, None) => return Err("kind = \"line\" needs x = \"<parameter>\"".into()),
+            (PlotKind::Line, None) => {
+                return Err("kind = \"line\" needs x = \"<parameter>\"".into());
+            }
             (PlotKind::Cdf | PlotKind::Series, Some(_)) => {
-                return Err("x is for line plots only (a cdf's x is the metric, a series' x is time)".into());
+                return Err(
+                    "x is for line plots only (a cdf's x is the metric, a series' x is time)"
+                        .into(),
+                );
             }
             _ => {}
         }
@@ -158,15 +172,28 @@ impl PlotSpec {
         };
         for (what, key) in [("x", &self.x), ("group", &self.group)] {
             if let Some(k) = key.as_deref().filter(|k| !is_param(k)) {
-                return Err(format!("{what}: {k:?} is not a parameter; parameters: {}", allowed()));
+                return Err(format!(
+                    "{what}: {k:?} is not a parameter; parameters: {}",
+                    allowed()
+                ));
             }
         }
-        for k in self.filter.keys().filter(|k| !is_param(k)) {
-            return Err(format!("filter: {k:?} is not a parameter; parameters: {}", allowed()));
+        if let Some(k) = self.filter.keys().find(|k| !is_param(k)) {
+            return Err(format!(
+                "filter: {k:?} is not a parameter; parameters: {}",
+                allowed()
+            ));
         }
-        if self.kind != PlotKind::Series && !metrics.is_empty() && !metrics.iter().any(|m| m.column() == self.y) {
+        if self.kind != PlotKind::Series
+            && !metrics.is_empty()
+            && !metrics.iter().any(|m| m.column() == self.y)
+        {
             let cols: Vec<&str> = metrics.iter().map(MetricSpec::column).collect();
-            return Err(format!("y: {:?} is not one of the metrics: {}", self.y, cols.join(", ")));
+            return Err(format!(
+                "y: {:?} is not one of the metrics: {}",
+                self.y,
+                cols.join(", ")
+            ));
         }
         Ok(())
     }
@@ -185,7 +212,8 @@ pub fn draw_declared(dir: &Path, out: &Path) -> Result<Vec<PathBuf>, CmdError> {
 /// Draws `spec` from `dir` (a merged sweep with `runs.csv`, or a run with `metrics.csv`)
 /// into `<out>/plots/<name>.png` and `.svg`; returns the two paths.
 pub fn draw(dir: &Path, spec: &PlotSpec, out: &Path) -> Result<Vec<PathBuf>, CmdError> {
-    spec.check().map_err(|e| CmdError::Input(format!("plot {}: {e}", spec.name)))?;
+    spec.check()
+        .map_err(|e| CmdError::Input(format!("plot {}: {e}", spec.name)))?;
     let sweep = dir.join("runs.csv").exists();
     let run = dir.join("metrics.csv").exists();
     let input = |m: String| CmdError::Input(format!("plot {}: {m}", spec.name));
@@ -199,7 +227,9 @@ pub fn draw(dir: &Path, spec: &PlotSpec, out: &Path) -> Result<Vec<PathBuf>, Cmd
         (PlotKind::Line, true, _) => line_chart(dir, spec).map_err(input)?,
         (PlotKind::Cdf, true, _) => sweep_cdf(dir, spec).map_err(input)?,
         (PlotKind::Series, true, _) => sweep_series(dir, spec).map_err(input)?,
-        (PlotKind::Line, false, true) => return Err(input("a line plot needs a merged sweep (runs.csv)".into())),
+        (PlotKind::Line, false, true) => {
+            return Err(input("a line plot needs a merged sweep (runs.csv)".into()));
+        }
         (PlotKind::Cdf, false, true) => run_cdf(dir, spec).map_err(input)?,
         (PlotKind::Series, false, true) => run_series(dir, spec).map_err(input)?,
     };
@@ -249,11 +279,23 @@ fn axis(values: &[&str], scale: f64) -> (BTreeMap<String, f64>, Option<Vec<Strin
     let parsed: Option<Vec<(f64, &str)>> = distinct.iter().map(|v| numeric(v)).collect();
     if let Some(p) = parsed.filter(|p| p.iter().all(|(_, u)| *u == p[0].1)) {
         let unit = p.first().map_or("", |(_, u)| *u).to_owned();
-        let pos = distinct.iter().zip(&p).map(|(v, (x, _))| ((*v).to_owned(), x * scale)).collect();
+        let pos = distinct
+            .iter()
+            .zip(&p)
+            .map(|(v, (x, _))| ((*v).to_owned(), x * scale))
+            .collect();
         return (pos, None, unit);
     }
-    let pos = distinct.iter().enumerate().map(|(i, v)| ((*v).to_owned(), i as f64)).collect();
-    (pos, Some(distinct.iter().map(|v| (*v).to_owned()).collect()), String::new())
+    let pos = distinct
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ((*v).to_owned(), i as f64))
+        .collect();
+    (
+        pos,
+        Some(distinct.iter().map(|v| (*v).to_owned()).collect()),
+        String::new(),
+    )
 }
 
 /// Distinct values in a stable order: numeric ascending when all are numbers with one
@@ -267,7 +309,11 @@ fn ordered(values: Vec<&str>) -> Vec<String> {
     }
     let parsed: Option<Vec<(f64, &str)>> = distinct.iter().map(|v| numeric(v)).collect();
     if let Some(p) = parsed.filter(|p| p.iter().all(|(_, u)| *u == p[0].1)) {
-        let mut pairs: Vec<(f64, &str)> = p.iter().map(|(x, _)| *x).zip(distinct.iter().copied()).collect();
+        let mut pairs: Vec<(f64, &str)> = p
+            .iter()
+            .map(|(x, _)| *x)
+            .zip(distinct.iter().copied())
+            .collect();
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         return pairs.into_iter().map(|(_, v)| v.to_owned()).collect();
     }
@@ -276,17 +322,31 @@ fn ordered(values: Vec<&str>) -> Vec<String> {
 
 /// The rows of a merged table that pass the filter, after checking that every parameter
 /// not on an axis, in the group or in the filter has one value.
-fn filtered<'c>(csv: &'c Csv, spec: &PlotSpec, params: &[String], used: &[&str]) -> Result<Vec<&'c Vec<String>>, String> {
+fn filtered<'c>(
+    csv: &'c Csv,
+    spec: &PlotSpec,
+    params: &[String],
+    used: &[&str],
+) -> Result<Vec<&'c Vec<String>>, String> {
     let mut conds = Vec::new();
     for (k, v) in &spec.filter {
-        let c = csv.col(k).ok_or_else(|| format!("filter: no column {k:?}"))?;
+        let c = csv
+            .col(k)
+            .ok_or_else(|| format!("filter: no column {k:?}"))?;
         conds.push((c, v));
     }
-    let rows: Vec<&Vec<String>> = csv.rows.iter().filter(|r| conds.iter().all(|(c, v)| r[*c] == **v)).collect();
+    let rows: Vec<&Vec<String>> = csv
+        .rows
+        .iter()
+        .filter(|r| conds.iter().all(|(c, v)| r[*c] == **v))
+        .collect();
     if rows.is_empty() {
         return Err("no rows match the filter".into());
     }
-    for p in params.iter().filter(|p| !used.contains(&p.as_str()) && !spec.filter.contains_key(*p)) {
+    for p in params
+        .iter()
+        .filter(|p| !used.contains(&p.as_str()) && !spec.filter.contains_key(*p))
+    {
         let Some(c) = csv.col(p) else { continue };
         let values = ordered(rows.iter().map(|r| r[c].as_str()).collect());
         if values.len() > 1 {
@@ -312,11 +372,18 @@ fn line_chart(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
     let x_name = spec.x.as_deref().unwrap_or_default();
     let xc = column(&csv, x_name, "x")?;
     let yc = column(&csv, &spec.y, "y")?;
-    let gc = spec.group.as_deref().map(|g| column(&csv, g, "group")).transpose()?;
+    let gc = spec
+        .group
+        .as_deref()
+        .map(|g| column(&csv, g, "group"))
+        .transpose()?;
     let mut used = vec![x_name];
     used.extend(spec.group.as_deref());
     let rows = filtered(&csv, spec, &plan.params, &used)?;
-    let (xpos, categories, unit) = axis(&rows.iter().map(|r| r[xc].as_str()).collect::<Vec<_>>(), spec.x_scale);
+    let (xpos, categories, unit) = axis(
+        &rows.iter().map(|r| r[xc].as_str()).collect::<Vec<_>>(),
+        spec.x_scale,
+    );
     let groups = match gc {
         Some(g) => ordered(rows.iter().map(|r| r[g].as_str()).collect()),
         None => vec![String::new()],
@@ -326,7 +393,9 @@ fn line_chart(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
         let mut by_x: Vec<(f64, Vec<f64>)> = Vec::new();
         for r in rows.iter().filter(|r| gc.is_none_or(|c| r[c] == *g)) {
             let x = xpos[&r[xc]];
-            let Some(y) = stats::number(&r[yc]) else { continue };
+            let Some(y) = stats::number(&r[yc]) else {
+                continue;
+            };
             match by_x.iter_mut().find(|(px, _)| *px == x) {
                 Some((_, ys)) => ys.push(y * spec.y_scale),
                 None => by_x.push((x, vec![y * spec.y_scale])),
@@ -351,9 +420,16 @@ fn line_chart(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
     }
     let seeds = plan.seeds.len();
     Ok(Chart {
-        title: spec.title.clone().unwrap_or_else(|| format!("{} vs {x_name}", spec.y)),
+        title: spec
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("{} vs {x_name}", spec.y)),
         x_label: spec.x_label.clone().unwrap_or_else(|| {
-            if unit.is_empty() { x_name.to_owned() } else { format!("{x_name} ({unit})") }
+            if unit.is_empty() {
+                x_name.to_owned()
+            } else {
+                format!("{x_name} ({unit})")
+            }
         }),
         y_label: spec
             .y_label
@@ -385,7 +461,11 @@ fn sweep_cdf(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
     let plan = read_plan(dir).map_err(|e| e.to_string())?;
     let csv = read_csv(&dir.join("runs.csv")).map_err(|e| e.to_string())?;
     let yc = column(&csv, &spec.y, "y")?;
-    let gc = spec.group.as_deref().map(|g| column(&csv, g, "group")).transpose()?;
+    let gc = spec
+        .group
+        .as_deref()
+        .map(|g| column(&csv, g, "group"))
+        .transpose()?;
     // Every run is a sample: parameters other than the group may vary.
     let mut used: Vec<&str> = plan.params.iter().map(String::as_str).collect();
     used.extend(spec.group.as_deref());
@@ -395,7 +475,10 @@ fn sweep_cdf(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
         None => vec![String::new()],
     };
     if groups.len() > MAX_LINES {
-        return Err(format!("{} groups, more than {MAX_LINES} lines; filter first", groups.len()));
+        return Err(format!(
+            "{} groups, more than {MAX_LINES} lines; filter first",
+            groups.len()
+        ));
     }
     let lines: Vec<Line> = groups
         .iter()
@@ -406,7 +489,10 @@ fn sweep_cdf(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
                 .filter_map(|r| stats::number(&r[yc]))
                 .map(|y| y * spec.y_scale)
                 .collect();
-            cdf_line(gc.map(|_| format!("{} = {g}", spec.group.as_deref().unwrap_or_default())), ys)
+            cdf_line(
+                gc.map(|_| format!("{} = {g}", spec.group.as_deref().unwrap_or_default())),
+                ys,
+            )
         })
         .collect();
     cdf_chart(spec, lines, &format!("over {} runs", rows.len()))
@@ -417,9 +503,15 @@ fn cdf_chart(spec: &PlotSpec, lines: Vec<Line>, over: &str) -> Result<Chart, Str
         return Err(format!("no numeric values of {:?}", spec.y));
     }
     Ok(Chart {
-        title: spec.title.clone().unwrap_or_else(|| format!("CDF of {} {over}", spec.y)),
+        title: spec
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("CDF of {} {over}", spec.y)),
         x_label: spec.x_label.clone().unwrap_or_else(|| spec.y.clone()),
-        y_label: spec.y_label.clone().unwrap_or_else(|| "fraction".to_owned()),
+        y_label: spec
+            .y_label
+            .clone()
+            .unwrap_or_else(|| "fraction".to_owned()),
         categories: None,
         lines,
         y_from_zero: true,
@@ -432,8 +524,13 @@ fn run_cdf(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
         return Err("group and filter need a merged sweep".into());
     }
     let csv = read_csv(&dir.join("metrics.csv")).map_err(|e| e.to_string())?;
-    let (ec, mc, vc) = (column(&csv, "entity", "metrics.csv")?, column(&csv, "metric", "metrics.csv")?, column(&csv, "value", "metrics.csv")?);
-    let (entity, metric) = split_metric(&spec.y).ok_or_else(|| format!("y: {:?} is not \"entity-glob:metric\"", spec.y))?;
+    let (ec, mc, vc) = (
+        column(&csv, "entity", "metrics.csv")?,
+        column(&csv, "metric", "metrics.csv")?,
+        column(&csv, "value", "metrics.csv")?,
+    );
+    let (entity, metric) = split_metric(&spec.y)
+        .ok_or_else(|| format!("y: {:?} is not \"entity-glob:metric\"", spec.y))?;
     let ys: Vec<f64> = csv
         .rows
         .iter()
@@ -442,7 +539,11 @@ fn run_cdf(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
         .map(|y| y * spec.y_scale)
         .collect();
     let n = ys.len();
-    cdf_chart(spec, vec![cdf_line(None, ys)], &format!("over {n} entities"))
+    cdf_chart(
+        spec,
+        vec![cdf_line(None, ys)],
+        &format!("over {n} entities"),
+    )
 }
 
 fn series_chart(spec: &PlotSpec, lines: Vec<Line>) -> Result<Chart, String> {
@@ -450,12 +551,19 @@ fn series_chart(spec: &PlotSpec, lines: Vec<Line>) -> Result<Chart, String> {
         return Err(format!("no time series matches {:?}", spec.y));
     }
     if lines.len() > MAX_LINES {
-        return Err(format!("{} series match, more than {MAX_LINES} lines; narrow y or the filter", lines.len()));
+        return Err(format!(
+            "{} series match, more than {MAX_LINES} lines; narrow y or the filter",
+            lines.len()
+        ));
     }
     Ok(Chart {
         title: spec.title.clone().unwrap_or_else(|| spec.y.clone()),
         x_label: spec.x_label.clone().unwrap_or_else(|| {
-            if spec.x_scale == 1.0 { "simulated time (ns)".to_owned() } else { "simulated time".to_owned() }
+            if spec.x_scale == 1.0 {
+                "simulated time (ns)".to_owned()
+            } else {
+                "simulated time".to_owned()
+            }
         }),
         y_label: spec.y_label.clone().unwrap_or_else(|| spec.y.clone()),
         categories: None,
@@ -466,14 +574,27 @@ fn series_chart(spec: &PlotSpec, lines: Vec<Line>) -> Result<Chart, String> {
 }
 
 /// Groups time-series rows into lines by `key`, in order of appearance.
-fn series_lines(csv: &Csv, spec: &PlotSpec, rows: &[&Vec<String>], key: &dyn Fn(&[String]) -> String) -> Result<Vec<Line>, String> {
-    let (tc, vc) = (column(csv, "time_ns", "timeseries.csv")?, column(csv, "value", "timeseries.csv")?);
+fn series_lines(
+    csv: &Csv,
+    spec: &PlotSpec,
+    rows: &[&Vec<String>],
+    key: &dyn Fn(&[String]) -> String,
+) -> Result<Vec<Line>, String> {
+    let (tc, vc) = (
+        column(csv, "time_ns", "timeseries.csv")?,
+        column(csv, "value", "timeseries.csv")?,
+    );
     let mut lines: Vec<Line> = Vec::new();
     for r in rows {
-        let (Some(t), Some(v)) = (stats::number(&r[tc]), stats::number(&r[vc])) else { continue };
+        let (Some(t), Some(v)) = (stats::number(&r[tc]), stats::number(&r[vc])) else {
+            continue;
+        };
         let label = key(r);
         let p = (t * spec.x_scale, v * spec.y_scale);
-        match lines.iter_mut().find(|l| l.label.as_deref() == Some(label.as_str())) {
+        match lines
+            .iter_mut()
+            .find(|l| l.label.as_deref() == Some(label.as_str()))
+        {
             Some(l) => l.points.push(p),
             None => lines.push(Line {
                 label: Some(label),
@@ -485,17 +606,31 @@ fn series_lines(csv: &Csv, spec: &PlotSpec, rows: &[&Vec<String>], key: &dyn Fn(
     Ok(lines)
 }
 
-fn matching<'c>(csv: &'c Csv, spec: &PlotSpec, rows: Vec<&'c Vec<String>>) -> Result<Vec<&'c Vec<String>>, String> {
-    let (entity, metric) = split_metric(&spec.y).ok_or_else(|| format!("y: {:?} is not \"entity:metric\"", spec.y))?;
-    let (ec, mc) = (column(csv, "entity", "timeseries.csv")?, column(csv, "metric", "timeseries.csv")?);
-    Ok(rows.into_iter().filter(|r| r[mc] == metric && glob_match(&entity, &r[ec])).collect())
+fn matching<'c>(
+    csv: &'c Csv,
+    spec: &PlotSpec,
+    rows: Vec<&'c Vec<String>>,
+) -> Result<Vec<&'c Vec<String>>, String> {
+    let (entity, metric) =
+        split_metric(&spec.y).ok_or_else(|| format!("y: {:?} is not \"entity:metric\"", spec.y))?;
+    let (ec, mc) = (
+        column(csv, "entity", "timeseries.csv")?,
+        column(csv, "metric", "timeseries.csv")?,
+    );
+    Ok(rows
+        .into_iter()
+        .filter(|r| r[mc] == metric && glob_match(&entity, &r[ec]))
+        .collect())
 }
 
 fn sweep_series(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
     let plan = read_plan(dir).map_err(|e| e.to_string())?;
     let path = dir.join("timeseries.csv");
     if !path.exists() {
-        return Err(format!("{}: the sweep recorded no time series", path.display()));
+        return Err(format!(
+            "{}: the sweep recorded no time series",
+            path.display()
+        ));
     }
     let csv = read_csv(&path).map_err(|e| e.to_string())?;
     let used: Vec<&str> = plan.params.iter().map(String::as_str).collect();
@@ -509,11 +644,21 @@ fn sweep_series(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
         .chain(std::iter::once(&"seed".to_owned()))
         .filter_map(|p| csv.col(p))
         .filter(|&c| ordered(rows.iter().map(|r| r[c].as_str()).collect()).len() > 1)
-        .chain(std::iter::once(ec).filter(|&c| ordered(rows.iter().map(|r| r[c].as_str()).collect()).len() > 1))
+        .chain(
+            std::iter::once(ec)
+                .filter(|&c| ordered(rows.iter().map(|r| r[c].as_str()).collect()).len() > 1),
+        )
         .collect();
     let key = |r: &[String]| -> String {
-        let parts: Vec<String> = label_cols.iter().map(|&c| format!("{}={}", csv.header[c], r[c])).collect();
-        if parts.is_empty() { spec.y.clone() } else { parts.join(" ") }
+        let parts: Vec<String> = label_cols
+            .iter()
+            .map(|&c| format!("{}={}", csv.header[c], r[c]))
+            .collect();
+        if parts.is_empty() {
+            spec.y.clone()
+        } else {
+            parts.join(" ")
+        }
     };
     series_chart(spec, series_lines(&csv, spec, &rows, &key)?)
 }
@@ -524,18 +669,32 @@ fn run_series(dir: &Path, spec: &PlotSpec) -> Result<Chart, String> {
     }
     let path = dir.join("timeseries.csv");
     if !path.exists() {
-        return Err(format!("{}: the run recorded no time series", path.display()));
+        return Err(format!(
+            "{}: the run recorded no time series",
+            path.display()
+        ));
     }
     let csv = read_csv(&path).map_err(|e| e.to_string())?;
     let rows = matching(&csv, spec, csv.rows.iter().collect())?;
     let ec = column(&csv, "entity", "timeseries.csv")?;
-    series_chart(spec, series_lines(&csv, spec, &rows, &|r: &[String]| r[ec].clone())?)
+    series_chart(
+        spec,
+        series_lines(&csv, spec, &rows, &|r: &[String]| r[ec].clone())?,
+    )
 }
 
 fn register_font() -> Result<(), CmdError> {
     static REGISTERED: OnceLock<bool> = OnceLock::new();
-    let ok = *REGISTERED.get_or_init(|| plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok());
-    if ok { Ok(()) } else { Err(CmdError::Failed("the embedded plot font is not a valid TrueType font".into())) }
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font("sans-serif", FontStyle::Normal, FONT).is_ok()
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(CmdError::Failed(
+            "the embedded plot font is not a valid TrueType font".into(),
+        ))
+    }
 }
 
 /// Writes `<dir>/<name>.png` and `.svg`, each atomically.
@@ -546,14 +705,17 @@ fn render(chart: &Chart, dir: &Path, name: &str) -> Result<Vec<PathBuf>, CmdErro
     atomic::write_with(&png, |tmp| {
         let root = BitMapBackend::new(tmp, SIZE).into_drawing_area();
         draw_chart(&root, chart).map_err(std::io::Error::other)?;
-        root.present().map_err(|e| std::io::Error::other(e.to_string()))
+        root.present()
+            .map_err(|e| std::io::Error::other(e.to_string()))
     })
     .map_err(|e| CmdError::io(&png, &e))?;
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
-        draw_chart(&root, chart).map_err(|e| CmdError::Failed(format!("{}: {e}", svg.display())))?;
-        root.present().map_err(|e| CmdError::Failed(format!("{}: {e}", svg.display())))?;
+        draw_chart(&root, chart)
+            .map_err(|e| CmdError::Failed(format!("{}: {e}", svg.display())))?;
+        root.present()
+            .map_err(|e| CmdError::Failed(format!("{}: {e}", svg.display())))?;
     }
     atomic::write(&svg, text.as_bytes()).map_err(|e| CmdError::io(&svg, &e))?;
     Ok(vec![png, svg])
@@ -571,26 +733,49 @@ fn pad(lo: f64, hi: f64) -> (f64, f64) {
     (lo - m, hi + m)
 }
 
-fn draw_chart<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String>
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(e)?;
-    let xs = chart.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
-    let ys = chart
+    let xs = chart
         .lines
         .iter()
-        .flat_map(|l| l.points.iter().map(|p| p.1).chain(l.band.iter().flat_map(|b| [b.1, b.2])));
-    let (xlo, xhi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| (a.min(x), b.max(x)));
-    let (ylo, yhi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| (a.min(y), b.max(y)));
+        .flat_map(|l| l.points.iter().map(|p| p.0));
+    let ys = chart.lines.iter().flat_map(|l| {
+        l.points
+            .iter()
+            .map(|p| p.1)
+            .chain(l.band.iter().flat_map(|b| [b.1, b.2]))
+    });
+    let (xlo, xhi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (ylo, yhi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
     let (xlo, xhi) = match &chart.categories {
         Some(c) => (-0.5, c.len() as f64 - 0.5),
         None => pad(xlo, xhi),
     };
-    let ylo = if chart.y_from_zero && ylo >= 0.0 { 0.0 } else { ylo };
+    let ylo = if chart.y_from_zero && ylo >= 0.0 {
+        0.0
+    } else {
+        ylo
+    };
     let (ylo, yhi) = pad(ylo, yhi);
-    let ylo = if chart.y_from_zero && ylo < 0.0 && yhi > 0.0 && chart.lines.iter().all(|l| l.points.iter().all(|p| p.1 >= 0.0)) {
+    let ylo = if chart.y_from_zero
+        && ylo < 0.0
+        && yhi > 0.0
+        && chart
+            .lines
+            .iter()
+            .all(|l| l.points.iter().all(|p| p.1 >= 0.0))
+    {
         0.0
     } else {
         ylo
@@ -607,7 +792,11 @@ where
         match &categories {
             Some(c) => {
                 let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < c.len() { c[i as usize].clone() } else { String::new() }
+                if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < c.len() {
+                    c[i as usize].clone()
+                } else {
+                    String::new()
+                }
             }
             None => tick(*v),
         }
@@ -631,20 +820,30 @@ where
         if line.band.iter().any(|b| b.2 > b.1) {
             let mut poly: Vec<(f64, f64)> = line.band.iter().map(|b| (b.0, b.2)).collect();
             poly.extend(line.band.iter().rev().map(|b| (b.0, b.1)));
-            cc.draw_series(std::iter::once(Polygon::new(poly, color.mix(0.18).filled())))
-                .map_err(e)?;
+            cc.draw_series(std::iter::once(Polygon::new(
+                poly,
+                color.mix(0.18).filled(),
+            )))
+            .map_err(e)?;
         }
         let series = cc
-            .draw_series(LineSeries::new(line.points.iter().copied(), color.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                line.points.iter().copied(),
+                color.stroke_width(2),
+            ))
             .map_err(e)?;
         if let Some(label) = &line.label {
-            series
-                .label(label.as_str())
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+            series.label(label.as_str()).legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
         }
         if chart.markers {
-            cc.draw_series(line.points.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                .map_err(e)?;
+            cc.draw_series(
+                line.points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, color.filled())),
+            )
+            .map_err(e)?;
         }
     }
     if chart.lines.iter().any(|l| l.label.is_some()) {

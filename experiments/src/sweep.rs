@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::atomic;
 use crate::error::CmdError;
 use crate::experiment::{Plan, PlanJob};
-use crate::merge::{read_job, read_plan};
+use crate::merge::read_plan;
 use crate::{output, run, scenario};
 
 /// What `<out>/jobs/<id>/job.json` records about a finished job.
@@ -80,7 +80,10 @@ impl Select {
             )
         };
         let (i, n) = s.split_once('/').ok_or_else(err)?;
-        let (index, count): (usize, usize) = (i.trim().parse().map_err(|_| err())?, n.trim().parse().map_err(|_| err())?);
+        let (index, count): (usize, usize) = (
+            i.trim().parse().map_err(|_| err())?,
+            n.trim().parse().map_err(|_| err())?,
+        );
         if count == 0 || index >= count {
             return Err(err());
         }
@@ -91,7 +94,11 @@ impl Select {
     pub fn pick<'p>(&self, plan: &'p Plan) -> Result<Vec<&'p PlanJob>, CmdError> {
         Ok(match self {
             Self::All => plan.jobs.iter().collect(),
-            Self::Shard { index, count } => plan.jobs.iter().filter(|j| j.index % count == *index).collect(),
+            Self::Shard { index, count } => plan
+                .jobs
+                .iter()
+                .filter(|j| j.index % count == *index)
+                .collect(),
             Self::Job(sel) => {
                 let found = match sel.parse::<usize>() {
                     Ok(i) => plan.jobs.get(i),
@@ -170,7 +177,7 @@ pub fn sweep(plan: &Plan, opts: &Options) -> Result<Outcome, CmdError> {
     let mut done = Vec::new();
     let mut todo = Vec::new();
     for job in &selected {
-        if read_job(out, &job.id)?.is_some() {
+        if finished(out, job) {
             done.push(*job);
         } else {
             todo.push(*job);
@@ -188,7 +195,8 @@ pub fn sweep(plan: &Plan, opts: &Options) -> Result<Outcome, CmdError> {
     }
     let jobs_dir = out.join("jobs");
     fs::create_dir_all(&jobs_dir).map_err(|e| CmdError::io(&jobs_dir, &e))?;
-    let plan_json = serde_json::to_string_pretty(plan).map_err(|e| CmdError::Failed(e.to_string()))? + "\n";
+    let plan_json =
+        serde_json::to_string_pretty(plan).map_err(|e| CmdError::Failed(e.to_string()))? + "\n";
     atomic::write(&plan_path, plan_json.as_bytes()).map_err(|e| CmdError::io(&plan_path, &e))?;
     remove_stale_temporaries(&jobs_dir, &todo);
 
@@ -207,6 +215,10 @@ pub fn sweep(plan: &Plan, opts: &Options) -> Result<Outcome, CmdError> {
         })
         .collect();
     bar.finish();
+    if !bar.is_hidden() {
+        // Leave the finished bar on its own line.
+        eprintln!();
+    }
     let failed: Vec<Failure> = todo
         .iter()
         .zip(results)
@@ -217,13 +229,7 @@ pub fn sweep(plan: &Plan, opts: &Options) -> Result<Outcome, CmdError> {
             })
         })
         .collect();
-    let mut complete = true;
-    for job in &plan.jobs {
-        if read_job(out, &job.id)?.is_none() {
-            complete = false;
-            break;
-        }
-    }
+    let complete = plan.jobs.iter().all(|j| finished(out, j));
     Ok(Outcome {
         selected: selected.len(),
         already_done: done.len(),
@@ -231,6 +237,11 @@ pub fn sweep(plan: &Plan, opts: &Options) -> Result<Outcome, CmdError> {
         failed,
         complete,
     })
+}
+
+/// Whether `job` has a complete output folder in `out` (its `job.json` is written last).
+fn finished(out: &Path, job: &PlanJob) -> bool {
+    out.join("jobs").join(&job.id).join("job.json").is_file()
 }
 
 fn progress_bar(len: usize, wanted: bool) -> ProgressBar {
@@ -261,7 +272,8 @@ fn remove_stale_temporaries(jobs_dir: &Path, todo: &[&PlanJob]) {
 }
 
 fn run_job(plan: &Plan, job: &PlanJob, jobs_dir: &Path) -> Result<(), String> {
-    let loaded = scenario::load(Path::new(&plan.scenario_file), &job.sets).map_err(|e| e.to_string())?;
+    let loaded =
+        scenario::load(Path::new(&plan.scenario_file), &job.sets).map_err(|e| e.to_string())?;
     let finished = run::run(&loaded, Some(job.seed), false).map_err(|e| e.to_string())?;
     if finished.info.run_id != job.run_id {
         return Err(format!(
@@ -272,12 +284,24 @@ fn run_job(plan: &Plan, job: &PlanJob, jobs_dir: &Path) -> Result<(), String> {
     let target = jobs_dir.join(&job.id);
     let tmp = jobs_dir.join(format!(".tmp-{}-{}", job.id, atomic::unique_suffix()));
     let write = || -> std::io::Result<()> {
-        output::write_run(&tmp, &finished.info, &loaded.effective, &finished.rows, &finished.sim, &[])?;
+        output::write_run(
+            &tmp,
+            &finished.info,
+            &loaded.effective,
+            &finished.rows,
+            &finished.sim,
+            &[],
+        )?;
         let record = JobRecord {
             experiment: plan.experiment.clone(),
             index: job.index,
             id: job.id.clone(),
-            params: plan.params.iter().cloned().zip(job.values.iter().cloned()).collect(),
+            params: plan
+                .params
+                .iter()
+                .cloned()
+                .zip(job.values.iter().cloned())
+                .collect(),
             seed: job.seed,
             run_id: job.run_id.clone(),
             ikesim_version: output::VERSION.to_owned(),

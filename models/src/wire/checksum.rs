@@ -30,7 +30,10 @@ pub fn data(data: &[u8]) -> u16 {
         })
         .sum();
     let mut words = wide.remainder().chunks_exact(2);
-    sum += words.by_ref().map(|w| u64::from(u16::from_be_bytes([w[0], w[1]]))).sum::<u64>();
+    sum += words
+        .by_ref()
+        .map(|w| u64::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum::<u64>();
     if let [last] = words.remainder() {
         sum += u64::from(*last) << 8;
     }

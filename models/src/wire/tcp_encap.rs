@@ -119,7 +119,11 @@ impl StreamParser {
     /// payload (at most [`MAX_PAYLOAD`]).
     pub fn new(expect_prefix: bool, cap: usize) -> Self {
         Self {
-            stage: if expect_prefix { Stage::Prefix(0) } else { Stage::Frames },
+            stage: if expect_prefix {
+                Stage::Prefix(0)
+            } else {
+                Stage::Frames
+            },
             partial: Vec::new(),
             cap: cap.min(MAX_PAYLOAD),
         }
@@ -150,7 +154,11 @@ impl StreamParser {
                 return Err(StreamError::BadPrefix);
             }
             data = &data[take..];
-            self.stage = if got + take == PREFIX.len() { Stage::Frames } else { Stage::Prefix(got + take) };
+            self.stage = if got + take == PREFIX.len() {
+                Stage::Frames
+            } else {
+                Stage::Prefix(got + take)
+            };
             if self.stage != Stage::Frames {
                 return Ok(());
             }
@@ -169,7 +177,10 @@ impl StreamParser {
                 }
                 let payload = usize::from(len) - 2;
                 if payload > self.cap {
-                    return Err(StreamError::TooLarge { len: payload, cap: self.cap });
+                    return Err(StreamError::TooLarge {
+                        len: payload,
+                        cap: self.cap,
+                    });
                 }
                 self.partial.reserve_exact(payload);
             }
@@ -232,7 +243,10 @@ mod tests {
         );
         // Length counts itself.
         assert_eq!(&frame_ike(b"x").unwrap()[..2], &[0, 7]);
-        assert!(frame_esp(&[0, 0, 0, 0, 1]).is_none(), "SPI 0 is the non-ESP marker");
+        assert!(
+            frame_esp(&[0, 0, 0, 0, 1]).is_none(),
+            "SPI 0 is the non-ESP marker"
+        );
         assert!(frame(&vec![0; MAX_PAYLOAD + 1]).is_none());
     }
 
@@ -240,7 +254,10 @@ mod tests {
     fn rfc9329_section3_length_0_or_1_closes() {
         for bad in [[0u8, 0], [0, 1]] {
             let mut p = StreamParser::new(false, MAX_PAYLOAD);
-            assert_eq!(p.feed(&bad, &mut Vec::new()), Err(StreamError::BadLength(u16::from(bad[1]))));
+            assert_eq!(
+                p.feed(&bad, &mut Vec::new()),
+                Err(StreamError::BadLength(u16::from(bad[1])))
+            );
         }
     }
 
@@ -253,15 +270,27 @@ mod tests {
         p.feed(b"TCP", &mut out).unwrap();
         assert!(p.prefix_seen() && out.is_empty());
         let mut q = StreamParser::new(true, MAX_PAYLOAD);
-        assert_eq!(q.feed(&frame_ike(b"no prefix").unwrap(), &mut out), Err(StreamError::BadPrefix));
-        assert_eq!(StreamParser::new(true, 100).feed(b"IKEUDP", &mut out), Err(StreamError::BadPrefix));
+        assert_eq!(
+            q.feed(&frame_ike(b"no prefix").unwrap(), &mut out),
+            Err(StreamError::BadPrefix)
+        );
+        assert_eq!(
+            StreamParser::new(true, 100).feed(b"IKEUDP", &mut out),
+            Err(StreamError::BadPrefix)
+        );
     }
 
     #[test]
     fn cap_bounds_memory_and_reset_discards_a_partial_frame() {
         let mut p = StreamParser::new(false, 1000);
         let mut out = Vec::new();
-        assert_eq!(p.feed(&[0x10, 0x00], &mut out), Err(StreamError::TooLarge { len: 4094, cap: 1000 }));
+        assert_eq!(
+            p.feed(&[0x10, 0x00], &mut out),
+            Err(StreamError::TooLarge {
+                len: 4094,
+                cap: 1000
+            })
+        );
         let mut p = StreamParser::new(false, 1000);
         let f = frame_ike(b"abcdef").unwrap();
         p.feed(&f[..5], &mut out).unwrap();
