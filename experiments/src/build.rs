@@ -2,6 +2,7 @@
 
 use std::net::SocketAddrV4;
 
+use models::ike::daemon::{IkeCommand, IkeDaemon};
 use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
@@ -59,6 +60,8 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             ActionSpec::Crash { node: n, .. } => Action::Crash(node(&sim, n)),
             ActionSpec::Restart { node: n, .. } => Action::Restart(node(&sim, n)),
             ActionSpec::NatReboot { node: n, .. } => custom(&sim, n, Box::new(NatCommand::Reboot)),
+            ActionSpec::IkeDelete { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::Delete)),
+            ActionSpec::IkeRekey { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::RekeyIke)),
             ActionSpec::OnPathDrop {
                 node: n,
                 duration,
@@ -184,8 +187,9 @@ fn factory(
                 forwarding,
             };
             let tcp = tcp.clone();
+            let first = cfg.addresses.first().copied();
             Box::new(move |_| {
-                let apps = apps.iter().map(|a| app(a, &tcp)).collect();
+                let apps = apps.iter().map(|a| app(a, &tcp, first)).collect();
                 Box::new(Host::new(cfg.clone(), apps))
             })
         }
@@ -231,7 +235,7 @@ fn factory(
 }
 
 /// Builds one application; its TCP settings are its own over the scenario's.
-fn app(spec: &AppSpec, base: &TcpSpec) -> Box<dyn App> {
+fn app(spec: &AppSpec, base: &TcpSpec, address: Option<std::net::Ipv4Addr>) -> Box<dyn App> {
     let tcp = |own: &TcpSpec| own.over(base).config().expect("validated: TCP settings");
     match spec {
         AppSpec::BulkSend {
@@ -280,6 +284,9 @@ fn app(spec: &AppSpec, base: &TcpSpec) -> Box<dyn App> {
             stop: stop.map(|d| d.0),
         })),
         AppSpec::UdpEcho { port } => Box::new(UdpEcho::new(*port)),
+        AppSpec::Ike(ike) => Box::new(IkeDaemon::new(
+            ike.config(address).expect("validated: IKE settings"),
+        )),
         AppSpec::Responder { port, tcp: own } => Box::new(Responder::new(ResponderConfig {
             port: *port,
             tcp: tcp(own),

@@ -46,6 +46,11 @@ enum Command {
         /// Write a pcap file per link into `<out>/pcap/`.
         #[arg(long)]
         pcap: bool,
+        /// Write the keys of every IKE and ESP SA into `<out>/wireshark/`, a Wireshark
+        /// configuration directory: `WIRESHARK_CONFIG_DIR=<out>/wireshark tshark -r ...`
+        /// decrypts the captures.
+        #[arg(long)]
+        keys: bool,
     },
     /// Run an experiment: every parameter point x seed, in parallel, then merge and plot.
     Sweep {
@@ -196,7 +201,8 @@ fn main() -> ExitCode {
             sets,
             out,
             pcap,
-        } => run_cmd(&scenario, seed, &sets, out, pcap),
+            keys,
+        } => run_cmd(&scenario, seed, &sets, out, pcap, keys),
         Command::Sweep {
             experiment,
             jobs,
@@ -562,6 +568,7 @@ fn run_cmd(
     sets: &[String],
     out: Option<PathBuf>,
     pcap: bool,
+    keys: bool,
 ) -> ExitCode {
     let loaded = match scenario::load(path, sets) {
         Ok(l) => l,
@@ -595,6 +602,7 @@ fn run_cmd(
         &finished.rows,
         &finished.sim,
         &captures,
+        keys,
     ) {
         Ok(f) => f,
         Err(e) => {

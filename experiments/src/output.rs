@@ -7,6 +7,9 @@ use std::fs;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
+use models::esp::KeyLog;
+use models::ike::daemon::IkeDaemon;
+use models::ip::Host;
 use sim::{Direction, LinkId, Metric, RunReport, SimTime, Simulation};
 
 /// The crate version, written into every row.
@@ -127,6 +130,7 @@ pub fn write_run(
     rows: &[MetricRow],
     sim: &Simulation,
     captures: &[LinkId],
+    keys: bool,
 ) -> io::Result<Vec<PathBuf>> {
     fs::create_dir_all(out)?;
     let staging = out.join(format!(".staging-{}", info.run_id));
@@ -164,11 +168,36 @@ pub fn write_run(
             files.push(rel);
         }
     }
+    if keys {
+        let dir = PathBuf::from("wireshark");
+        key_log(sim).write_wireshark_config(&staging.join(&dir))?;
+        fs::create_dir_all(out.join(&dir))?;
+        for file in [
+            KeyLog::IKEV2_FILE,
+            KeyLog::ESP_FILE,
+            KeyLog::PREFERENCES_FILE,
+        ] {
+            files.push(dir.join(file));
+        }
+    }
     for rel in &files {
         fs::rename(staging.join(rel), out.join(rel))?;
     }
     fs::remove_dir_all(&staging)?;
     Ok(files)
+}
+
+/// The keys of every IKE and ESP SA of every IKE daemon in the run.
+pub fn key_log(sim: &Simulation) -> KeyLog {
+    let mut log = KeyLog::new();
+    for (id, _, _) in sim.nodes() {
+        if let Some(host) = sim.node::<Host>(id) {
+            for daemon in host.apps_of::<IkeDaemon>() {
+                log.extend(daemon.key_log());
+            }
+        }
+    }
+    log
 }
 
 fn write_metrics(path: &Path, info: &RunInfo, rows: &[MetricRow]) -> io::Result<()> {

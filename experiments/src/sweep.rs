@@ -291,6 +291,7 @@ fn run_job(plan: &Plan, job: &PlanJob, jobs_dir: &Path) -> Result<(), String> {
             &finished.rows,
             &finished.sim,
             &[],
+            false,
         )?;
         let record = JobRecord {
             experiment: plan.experiment.clone(),

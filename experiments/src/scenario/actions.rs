@@ -75,6 +75,20 @@ pub enum ActionSpec {
         /// Which node.
         node: String,
     },
+    /// An IKE daemon deletes all its IKE SAs (INFORMATIONAL with Delete).
+    IkeDelete {
+        /// When.
+        at: Dur,
+        /// Which host.
+        node: String,
+    },
+    /// An IKE daemon rekeys all its IKE SAs now.
+    IkeRekey {
+        /// When.
+        at: Dur,
+        /// Which host.
+        node: String,
+    },
     /// A NAT loses every binding (and keeps forwarding).
     NatReboot {
         /// When.
@@ -135,6 +149,8 @@ impl ActionSpec {
             | Self::Crash { at, .. }
             | Self::Restart { at, .. }
             | Self::NatReboot { at, .. }
+            | Self::IkeDelete { at, .. }
+            | Self::IkeRekey { at, .. }
             | Self::OnPathDrop { at, .. }
             | Self::OnPathDelay { at, .. }
             | Self::OnPathReset { at, .. } => at.0,

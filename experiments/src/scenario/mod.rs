@@ -33,6 +33,7 @@
 //! ```
 
 mod actions;
+mod ike;
 mod links;
 mod middle;
 mod nodes;
@@ -43,6 +44,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use self::actions::{ActionSpec, DirChoice};
+pub use self::ike::{IkeRole, IkeSpec};
 pub use self::links::{DirSpec, GilbertSpec, LinkSpec};
 pub use self::middle::{FilterSpec, NatSpec, RuleSpec, firewall_config};
 pub use self::nodes::{AppSpec, NodeSpec, StartSpec, StaticRoute, TcpSpec, Uplink};

@@ -8,6 +8,7 @@ use models::traffic::Start;
 use serde::{Deserialize, Serialize};
 use sim::SimDuration;
 
+use super::ike::IkeSpec;
 use super::links::{DirSpec, LinkSpec};
 use super::middle::{ActionKind, NatSpec, RuleSpec};
 use crate::units::{Bytes, Dur, Rate};
@@ -305,6 +306,8 @@ pub enum AppSpec {
         /// Port.
         port: u16,
     },
+    /// An IKEv2 daemon with the ESP data plane (see `models::ike::daemon`).
+    Ike(IkeSpec),
 }
 
 fn ping_size() -> usize {
@@ -323,7 +326,7 @@ impl AppSpec {
             | Self::BulkSink { tcp, .. }
             | Self::Request { tcp, .. }
             | Self::Responder { tcp, .. } => Some(tcp),
-            Self::UdpPing { .. } | Self::UdpEcho { .. } => None,
+            Self::UdpPing { .. } | Self::UdpEcho { .. } | Self::Ike(_) => None,
         }
     }
 
@@ -336,7 +339,10 @@ impl AppSpec {
             | Self::UdpPing { to: e, .. } => {
                 *e = e.resolve(i)?;
             }
-            Self::BulkSink { .. } | Self::Responder { .. } | Self::UdpEcho { .. } => {}
+            Self::BulkSink { .. }
+            | Self::Responder { .. }
+            | Self::UdpEcho { .. }
+            | Self::Ike(_) => {}
         }
         Ok(app)
     }

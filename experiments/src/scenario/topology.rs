@@ -230,8 +230,14 @@ fn check_node(n: &NodeSpec, tcp: &TcpSpec) -> Result<(), String> {
                 return Err("rate: must be above 0bps".into());
             }
         }
-        NodeSpec::Host { apps, .. } => {
+        NodeSpec::Host {
+            apps, addresses, ..
+        } => {
             for (i, app) in apps.iter().enumerate() {
+                if let AppSpec::Ike(ike) = app {
+                    ike.config(addresses.first().copied())
+                        .map_err(|e| format!("apps[{i}]: {e}"))?;
+                }
                 if let Some(own) = app.tcp() {
                     own.over(tcp)
                         .config()
@@ -353,6 +359,12 @@ fn check_actions(
             }
             ActionSpec::Crash { node, .. } | ActionSpec::Restart { node, .. } => {
                 of_kind(node, "a node", |_| true).map_err(ctx)?;
+            }
+            ActionSpec::IkeDelete { node, .. } | ActionSpec::IkeRekey { node, .. } => {
+                of_kind(node, "a host running ike", |n| {
+                    matches!(n, NodeSpec::Host { apps, .. } if apps.iter().any(|a| matches!(a, AppSpec::Ike(_))))
+                })
+                .map_err(ctx)?;
             }
             ActionSpec::NatReboot { node, .. } => {
                 of_kind(node, "a nat", |n| matches!(n, NodeSpec::Nat(_))).map_err(ctx)?;

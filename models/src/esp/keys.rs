@@ -198,6 +198,14 @@ impl KeyLog {
         out
     }
 
+    /// Adds every entry of `other` (the logs of several daemons make one file).
+    pub fn extend(&mut self, other: &Self) {
+        self.ike
+            .extend(other.ike.iter().map(|(k, v)| (*k, v.clone())));
+        self.esp
+            .extend(other.esp.iter().map(|(k, v)| (*k, v.clone())));
+    }
+
     /// Writes the two tables and the preferences into `dir` (created if missing), a
     /// directory to pass as `WIRESHARK_CONFIG_DIR`.
     pub fn write_wireshark_config(&self, dir: &Path) -> io::Result<()> {

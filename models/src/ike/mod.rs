@@ -13,5 +13,6 @@
 //! ciphertexts and pcaps are identical for identical seeds.
 
 pub mod crypto;
-pub mod wire;
+pub mod daemon;
 pub mod sa;
+pub mod wire;

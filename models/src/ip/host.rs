@@ -199,6 +199,14 @@ impl Host {
         app.downcast_ref()
     }
 
+    /// Every application of type `T` (for reports, e.g. the IKE daemons' key logs).
+    pub fn apps_of<T: App>(&self) -> impl Iterator<Item = &T> {
+        self.apps.iter().filter_map(|a| {
+            let app: &dyn Any = a.as_deref()?;
+            app.downcast_ref()
+        })
+    }
+
     /// Calls `f` on application `id` with a context, unless it is already running.
     fn with_app(
         &mut self,
@@ -652,6 +660,12 @@ impl HostCtx<'_, '_> {
     pub fn rng(&mut self) -> &mut SimRng {
         self.ctx.rng()
     }
+    /// A random stream of the host's own for one purpose (e.g. one per IKE SA), keyed by
+    /// the host's name, incarnation and `purpose` (style rule 4).
+    pub fn stream(&self, purpose: &str) -> SimRng {
+        self.ctx.stream(purpose)
+    }
+
     /// The host's metrics (shared by its applications; prefix names to tell them apart).
     pub fn metrics(&mut self) -> &mut Metrics {
         self.ctx.metrics()

@@ -8,5 +8,5 @@ pub mod router;
 
 pub use host::{App, AppId, AppTimer, ConnId, Host, HostConfig, HostCtx, SocketError};
 pub use prefix::{Prefix, PrefixError};
-pub use route::{Route, RoutingTable};
+pub use route::{PrefixTable, Route, RoutingTable};
 pub use router::Router;

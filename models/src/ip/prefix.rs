@@ -47,6 +47,11 @@ impl Prefix {
         self.len
     }
 
+    /// The last address of the prefix (all host bits set).
+    pub fn last(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.addr) | !Self::mask(self.len))
+    }
+
     /// Whether `addr` lies in the prefix.
     pub fn contains(&self, addr: Ipv4Addr) -> bool {
         (u32::from(addr) ^ u32::from(self.addr)) & Self::mask(self.len) == 0

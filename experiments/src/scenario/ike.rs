@@ -1,0 +1,252 @@
+//! The IKE daemon application in scenarios: role, credentials, selectors and policies.
+
+use std::net::Ipv4Addr;
+
+use models::esp::ReplayWindowSize;
+use models::ike::crypto::DhGroup;
+use models::ike::daemon::{Connect, IkeDaemonConfig};
+use models::ike::sa::{
+    AddressPool, EndpointConfig, IkeConfig, InnerAddress, LivenessMode, Retransmission,
+};
+use models::ike::wire::{IdPayload, TrafficSelector};
+use models::ip::Prefix;
+use serde::{Deserialize, Serialize};
+
+use super::StartSpec;
+use crate::units::Dur;
+
+/// An IKE daemon (IKEv2 with PSK, ESP tunnel mode) on a host.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct IkeSpec {
+    /// `initiator` (a client: set `peer`) or `responder` (a gateway: set `pool` to assign
+    /// inner addresses).
+    pub role: IkeRole,
+    /// The responder's address (initiator).
+    #[serde(default)]
+    pub peer: Option<Ipv4Addr>,
+    /// The pre-shared key.
+    pub psk: String,
+    /// Our identity (FQDN); default: our address.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// When the initiator starts.
+    #[serde(default)]
+    pub start: StartSpec,
+    /// Selectors of our side (prefixes); default any.
+    #[serde(default)]
+    pub local_ts: Vec<String>,
+    /// Selectors of the peer's side (prefixes); default any.
+    #[serde(default)]
+    pub remote_ts: Vec<String>,
+    /// Initiator: ask the responder for an inner address (RFC 7296 §2.19).
+    #[serde(default)]
+    pub request_address: bool,
+    /// Responder: inner addresses to hand out: `{ first = "10.8.0.1", size = 250 }`.
+    #[serde(default)]
+    pub pool: Option<PoolSpec>,
+    /// DH groups to offer, first preferred: `curve25519` (31), `ecp256` (19).
+    #[serde(default)]
+    pub dh_groups: Vec<String>,
+    /// A fresh DH exchange when Child SAs are rekeyed (PFS).
+    #[serde(default)]
+    pub child_pfs: bool,
+    /// Retransmission timer: first wait (default 4 s).
+    #[serde(default)]
+    pub retransmit_initial: Option<Dur>,
+    /// Retransmission timer: growth per try, per mille (default 1800).
+    #[serde(default)]
+    pub retransmit_multiplier_per_mille: Option<u32>,
+    /// Retransmissions before the peer is declared dead (default 5).
+    #[serde(default)]
+    pub retransmit_tries: Option<u32>,
+    /// `timers` (default) or `off` (RFC 9329 §6.2 over TCP).
+    #[serde(default)]
+    pub retransmission: Option<String>,
+    /// Liveness check after this much silence (default 30 s); `"0s"` disables it.
+    #[serde(default)]
+    pub liveness_interval: Option<Dur>,
+    /// `on-demand` (default) or `periodic`.
+    #[serde(default)]
+    pub liveness_mode: Option<String>,
+    /// Child SA rekey time (soft lifetime).
+    #[serde(default)]
+    pub child_rekey: Option<Dur>,
+    /// Child SA hard lifetime.
+    #[serde(default)]
+    pub child_lifetime: Option<Dur>,
+    /// IKE SA rekey time.
+    #[serde(default)]
+    pub ike_rekey: Option<Dur>,
+    /// IKE SA hard lifetime.
+    #[serde(default)]
+    pub ike_lifetime: Option<Dur>,
+    /// Random part subtracted from rekey times.
+    #[serde(default)]
+    pub rekey_jitter: Option<Dur>,
+    /// Largest IKE message before fragmentation (RFC 7383; default 1280).
+    #[serde(default)]
+    pub fragment_size: Option<usize>,
+    /// NAT keepalive interval when behind a NAT (default 20 s; `"0s"` disables).
+    #[serde(default)]
+    pub nat_keepalive: Option<Dur>,
+    /// ESP anti-replay window in packets (default 64).
+    #[serde(default)]
+    pub replay_window: Option<u32>,
+    /// Responder: demand COOKIEs above this many half-open SAs.
+    #[serde(default)]
+    pub cookie_threshold: Option<usize>,
+}
+
+/// Which side of IKE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IkeRole {
+    /// Starts the IKE SA.
+    Initiator,
+    /// Answers.
+    Responder,
+}
+
+/// An address pool.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    /// First address handed out.
+    pub first: Ipv4Addr,
+    /// How many.
+    pub size: u32,
+}
+
+fn selectors(key: &str, list: &[String]) -> Result<Vec<TrafficSelector>, String> {
+    if list.is_empty() {
+        return Ok(vec![TrafficSelector::ipv4_any()]);
+    }
+    list.iter()
+        .map(|s| {
+            let p: Prefix = s.parse().map_err(|e| format!("{key}: {e}"))?;
+            Ok(TrafficSelector::ipv4(p.addr(), p.last()))
+        })
+        .collect()
+}
+
+impl IkeSpec {
+    /// The daemon's configuration for a host whose first address is `address`.
+    pub fn config(&self, address: Option<Ipv4Addr>) -> Result<IkeDaemonConfig, String> {
+        let id = match (&self.id, address) {
+            (Some(name), _) => IdPayload::fqdn(name),
+            (None, Some(a)) => IdPayload::ipv4(a),
+            (None, None) => return Err("ike: id is needed on a host without an address".into()),
+        };
+        let mut c = IkeConfig::new(self.psk.as_bytes(), id);
+        c.local_ts = selectors("local_ts", &self.local_ts)?;
+        c.remote_ts = selectors("remote_ts", &self.remote_ts)?;
+        if !self.dh_groups.is_empty() {
+            c.dh_groups = self
+                .dh_groups
+                .iter()
+                .map(|g| match g.as_str() {
+                    "curve25519" => Ok(DhGroup::Curve25519),
+                    "ecp256" => Ok(DhGroup::Ecp256),
+                    other => Err(format!(
+                        "ike.dh_groups: expected curve25519 or ecp256, got {other:?}"
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        c.child_pfs = self.child_pfs;
+        if self.request_address {
+            c.inner_address = InnerAddress::Request;
+        }
+        let r = &mut c.retransmit;
+        if let Some(d) = self.retransmit_initial {
+            r.initial = d.0;
+        }
+        r.multiplier_per_mille = self
+            .retransmit_multiplier_per_mille
+            .unwrap_or(r.multiplier_per_mille);
+        r.max_tries = self.retransmit_tries.unwrap_or(r.max_tries);
+        r.mode = match self.retransmission.as_deref() {
+            None | Some("timers") => Retransmission::Timers,
+            Some("off") => Retransmission::Off,
+            Some(other) => {
+                return Err(format!(
+                    "ike.retransmission: expected timers or off, got {other:?}"
+                ));
+            }
+        };
+        if let Some(i) = self.liveness_interval {
+            c.liveness.interval = (i.0 > sim::SimDuration::ZERO).then_some(i.0);
+        }
+        c.liveness.mode = match self.liveness_mode.as_deref() {
+            None | Some("on-demand") => LivenessMode::OnDemand,
+            Some("periodic") => LivenessMode::Periodic,
+            Some(other) => {
+                return Err(format!(
+                    "ike.liveness_mode: expected on-demand or periodic, got {other:?}"
+                ));
+            }
+        };
+        let l = &mut c.lifetimes;
+        for (slot, v) in [
+            (&mut l.child_soft, self.child_rekey),
+            (&mut l.child_hard, self.child_lifetime),
+            (&mut l.ike_soft, self.ike_rekey),
+            (&mut l.ike_hard, self.ike_lifetime),
+            (&mut l.jitter, self.rekey_jitter),
+        ] {
+            if let Some(d) = v {
+                *slot = d.0;
+            }
+        }
+        if l.child_soft >= l.child_hard || l.ike_soft >= l.ike_hard {
+            return Err("ike: rekey times must be shorter than the lifetimes".into());
+        }
+        if let Some(f) = self.fragment_size {
+            if !(576..=65_000).contains(&f) {
+                return Err(format!(
+                    "ike.fragment_size: expected 576 to 65000 bytes, got {f}"
+                ));
+            }
+            c.fragmentation.fragment_size = f;
+        }
+        let endpoint = match self.role {
+            IkeRole::Initiator => EndpointConfig::initiator(),
+            IkeRole::Responder => {
+                let mut e = EndpointConfig::responder(c.clone());
+                e.pool = self.pool.map(|p| AddressPool {
+                    first: p.first,
+                    size: p.size,
+                });
+                if let Some(t) = self.cookie_threshold {
+                    e.half_open.cookie_threshold = t;
+                }
+                e
+            }
+        };
+        let connect = match (self.role, self.peer) {
+            (IkeRole::Initiator, Some(peer)) => Some(Connect {
+                peer,
+                config: c,
+                start: self.start.start(),
+            }),
+            (IkeRole::Initiator, None) => return Err("ike: an initiator needs `peer`".into()),
+            (IkeRole::Responder, _) => None,
+        };
+        let replay_window = match self.replay_window {
+            None => ReplayWindowSize::DEFAULT,
+            Some(n) => ReplayWindowSize::new(n)
+                .ok_or_else(|| format!("ike.replay_window: 1 to 65536 packets, got {n}"))?,
+        };
+        let nat_keepalive = match self.nat_keepalive {
+            None => Some(sim::SimDuration::from_secs(20)),
+            Some(d) => (d.0 > sim::SimDuration::ZERO).then_some(d.0),
+        };
+        Ok(IkeDaemonConfig {
+            endpoint,
+            connect,
+            nat_keepalive,
+            replay_window,
+        })
+    }
+}

@@ -1,0 +1,527 @@
+//! The IKE daemon: an [`App`] that runs an [`IkeEndpoint`] on a host and the ESP data plane
+//! behind it.
+//!
+//! It binds UDP 500 and 4500 and IP protocol 50, feeds IKE messages to the endpoint and
+//! sends what it produces (adding the non-ESP marker on port 4500, RFC 3948 §2.2), installs
+//! Child SAs into an ESP SA database, claims their remote traffic selectors as host tunnels
+//! (outbound packets reach [`App::on_tunnel`] and leave as ESP, in UDP 4500 when a NAT was
+//! detected, else as IP protocol 50), decapsulates inbound ESP back into the host, sends NAT
+//! keepalives when behind a NAT (RFC 3948 §4), and keeps the Wireshark key log.
+//!
+//! Metrics (on the host): `ike_established`, `ike_time_to_establish_ns` (histogram),
+//! `ike_failed`, `ike_deleted`, `ike_rekeyed`, `child_sa_up`, `child_sa_rekeyed`,
+//! `child_sa_down`, `ike_messages_sent`, `ike_bytes_sent`, `ike_messages_received`,
+//! `esp_packets_out`, `esp_bytes_out`, `esp_packets_in`, `esp_bytes_in`,
+//! `esp_dropped_<reason>`, `esp_no_sa`, `nat_keepalives_sent`, `nat_keepalives_received`,
+//! and per SA the endpoint's counters at the end (`ike_retransmits`, ...).
+
+use std::any::Any;
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use sim::{SimDuration, SimTime};
+
+use super::sa::{
+    ChildSaId, ChildSaKeys, EndpointConfig, IkeConfig, IkeEndpoint, IkeEvent, NAT_T_PORT,
+    NatStatus, SaId, Transmit,
+};
+use super::wire::AddressRange;
+use crate::esp::{
+    EspSaKeys, InboundSa, KeyLog, OutboundSa, ReplayWindowSize, SaParams, Sad, SelectorId,
+    UdpEncapPayload,
+};
+use crate::ip::{App, AppTimer, HostCtx, Prefix, PrefixTable};
+use crate::traffic::Start;
+use crate::wire::{IpProtocol, Ipv4Packet, tcp_encap::NON_ESP_MARKER};
+
+/// The IKE port (RFC 7296 §2).
+const IKE_PORT: u16 = 500;
+
+/// An IKE SA this daemon starts as initiator.
+#[derive(Clone, Debug)]
+pub struct Connect {
+    /// The responder's address.
+    pub peer: Ipv4Addr,
+    /// The SA's configuration.
+    pub config: IkeConfig,
+    /// When to start.
+    pub start: Start,
+}
+
+/// Configuration of an [`IkeDaemon`].
+#[derive(Clone, Debug)]
+pub struct IkeDaemonConfig {
+    /// The endpoint: responder configuration (a gateway) or none (a pure initiator).
+    pub endpoint: EndpointConfig,
+    /// The SA to initiate, if any.
+    pub connect: Option<Connect>,
+    /// NAT keepalive interval when behind a NAT (RFC 3948 §4: 20 s is common); `None`
+    /// sends none.
+    pub nat_keepalive: Option<SimDuration>,
+    /// Anti-replay window of inbound ESP SAs (RFC 4303 §3.4.3).
+    pub replay_window: ReplayWindowSize,
+}
+
+/// Where one IKE SA's traffic goes, and whether it is NATed.
+#[derive(Clone, Copy, Debug)]
+struct SaPath {
+    remote: SocketAddrV4,
+    nat: NatStatus,
+}
+
+/// A Child SA as installed.
+#[derive(Clone, Debug)]
+struct Child {
+    sa: SaId,
+    selector: SelectorId,
+}
+
+/// A tunnel's outbound SA: which IKE SA it belongs to.
+#[derive(Clone, Copy, Debug)]
+struct Route {
+    sa: SaId,
+    selector: SelectorId,
+}
+
+const TIMER_CONNECT: u64 = 0;
+const TIMER_WAKE: u64 = 1;
+const TIMER_KEEPALIVE: u64 = 2;
+
+/// Runs IKE and ESP on a host. See the module documentation.
+pub struct IkeDaemon {
+    cfg: IkeDaemonConfig,
+    endpoint: Option<IkeEndpoint>,
+    sad: Sad,
+    key_log: KeyLog,
+    paths: BTreeMap<SaId, SaPath>,
+    /// Child SAs by inbound SPI.
+    children: BTreeMap<u32, Child>,
+    /// Outbound SAs by the remote selector they protect.
+    routes: PrefixTable<Route>,
+    selectors: BTreeMap<Prefix, SelectorId>,
+    wake: Option<(SimTime, AppTimer)>,
+    keepalive: Option<AppTimer>,
+}
+
+impl IkeDaemon {
+    /// A daemon with this configuration.
+    pub fn new(cfg: IkeDaemonConfig) -> Self {
+        Self {
+            cfg,
+            endpoint: None,
+            sad: Sad::new(),
+            key_log: KeyLog::new(),
+            paths: BTreeMap::new(),
+            children: BTreeMap::new(),
+            routes: PrefixTable::default(),
+            selectors: BTreeMap::new(),
+            wake: None,
+            keepalive: None,
+        }
+    }
+
+    /// The keys of every IKE and ESP SA so far, for Wireshark.
+    pub fn key_log(&self) -> &KeyLog {
+        &self.key_log
+    }
+
+    /// The endpoint (after start).
+    pub fn endpoint(&self) -> Option<&IkeEndpoint> {
+        self.endpoint.as_ref()
+    }
+
+    /// Sends everything the endpoint has for the network, acts on its events, and keeps
+    /// one timer at its next deadline.
+    fn pump(&mut self, host: &mut HostCtx<'_, '_>) {
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return;
+        };
+        let mut transmits = Vec::new();
+        while let Some(t) = endpoint.poll_transmit() {
+            transmits.push(t);
+        }
+        let mut events = Vec::new();
+        while let Some(e) = endpoint.poll_event() {
+            events.push(e);
+        }
+        let next = endpoint.poll_timeout();
+        for t in transmits {
+            send_ike(host, &t);
+        }
+        for (sa, event) in events {
+            self.on_event(host, sa, event);
+        }
+        if self.wake.map(|(t, _)| t) != next {
+            if let Some((_, timer)) = self.wake.take() {
+                host.cancel_timer(timer);
+            }
+            if let Some(t) = next {
+                self.wake = Some((t, host.set_timer(t, TIMER_WAKE)));
+            }
+        }
+    }
+
+    fn on_event(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId, event: IkeEvent) {
+        match event {
+            IkeEvent::IkeKeys(keys) => self.key_log.log_ike_sa(keys),
+            IkeEvent::Established { nat, elapsed, .. } => {
+                let m = host.metrics();
+                m.incr("ike_established");
+                m.record("ike_time_to_establish_ns", elapsed.as_nanos());
+                let remote = self.remote_of(sa);
+                if let Some(remote) = remote {
+                    self.paths.insert(sa, SaPath { remote, nat });
+                }
+                if nat.local_behind_nat {
+                    self.arm_keepalive(host);
+                }
+            }
+            IkeEvent::ChildSaUp(keys) => {
+                host.metrics().incr("child_sa_up");
+                self.install(host, sa, &keys);
+            }
+            IkeEvent::ChildSaRekeyed { new, .. } => {
+                host.metrics().incr("child_sa_rekeyed");
+                self.install(host, sa, &new);
+            }
+            IkeEvent::ChildSaDown(id) => {
+                host.metrics().incr("child_sa_down");
+                self.remove_child(host, id);
+            }
+            IkeEvent::ChildSaFailed(_) => host.metrics().incr("child_sa_failed"),
+            IkeEvent::IkeSaRekeyed { .. } => host.metrics().incr("ike_rekeyed"),
+            IkeEvent::Failed(reason) => {
+                host.metrics().incr("ike_failed");
+                host.trace(|| format!("IKE SA {} failed: {reason}", sa.0));
+                self.paths.remove(&sa);
+            }
+            IkeEvent::Deleted => {
+                host.metrics().incr("ike_deleted");
+                self.paths.remove(&sa);
+            }
+        }
+    }
+
+    /// The peer's address and port as the SA last used them.
+    fn remote_of(&self, sa: SaId) -> Option<SocketAddrV4> {
+        self.endpoint.as_ref()?.sa(sa).map(super::sa::IkeSa::remote)
+    }
+
+    /// Installs a Child SA (the first one, or a rekeyed successor): inbound by SPI,
+    /// outbound for each remote selector, which becomes a host tunnel.
+    fn install(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId, keys: &ChildSaKeys) {
+        let esn = false;
+        let inbound = InboundSa::new(
+            SaParams {
+                spi: keys.spi_in,
+                key: keys.key_in.clone(),
+                esn,
+            },
+            self.cfg.replay_window,
+        );
+        if self.sad.insert_inbound(inbound).is_err() {
+            host.metrics().incr("esp_duplicate_spi");
+            return;
+        }
+        self.key_log.log_esp_sa(EspSaKeys {
+            src: None,
+            dst: None,
+            spi: keys.spi_in,
+            key: keys.key_in.clone(),
+        });
+        self.key_log.log_esp_sa(EspSaKeys {
+            src: None,
+            dst: None,
+            spi: keys.spi_out,
+            key: keys.key_out.clone(),
+        });
+        let initiator_inner = keys.inner_address.filter(|_| self.cfg.connect.is_some());
+        if let Some(inner) = initiator_inner {
+            host.add_address(inner);
+        }
+        let mut selector = None;
+        for ts in &keys.ts_remote {
+            let AddressRange::V4 { start, end } = ts.addresses else {
+                continue;
+            };
+            let Some(prefix) = range_prefix(start, end) else {
+                host.metrics().incr("ts_not_a_prefix");
+                continue;
+            };
+            let next = SelectorId(self.selectors.len() as u32);
+            let id = *self.selectors.entry(prefix).or_insert(next);
+            let outbound = OutboundSa::new(SaParams {
+                spi: keys.spi_out,
+                key: keys.key_out.clone(),
+                esn,
+            });
+            // Replacing the outbound SA of a selector is the switch to a rekeyed SA.
+            self.sad.install_outbound(id, outbound);
+            self.routes.insert(prefix, Route { sa, selector: id });
+            host.tunnel_add(prefix, initiator_inner);
+            selector = Some(id);
+        }
+        if let Some(selector) = selector {
+            self.children.insert(keys.spi_in, Child { sa, selector });
+        }
+    }
+
+    fn remove_child(&mut self, host: &mut HostCtx<'_, '_>, id: ChildSaId) {
+        let Some(child) = self.children.remove(&id.spi_in) else {
+            return;
+        };
+        self.sad.remove_inbound(id.spi_in);
+        // Only tear the tunnel down if no successor took the selector over.
+        let current = self.sad.outbound(child.selector).map(OutboundSa::spi);
+        if current == Some(id.spi_out) {
+            self.sad.remove_outbound(child.selector);
+            let prefixes: Vec<Prefix> = self
+                .selectors
+                .iter()
+                .filter(|(_, s)| **s == child.selector)
+                .map(|(p, _)| *p)
+                .collect();
+            for p in prefixes {
+                self.routes.remove(p);
+                host.tunnel_remove(p);
+            }
+        }
+    }
+
+    fn arm_keepalive(&mut self, host: &mut HostCtx<'_, '_>) {
+        if let (None, Some(interval)) = (self.keepalive, self.cfg.nat_keepalive) {
+            self.keepalive = Some(host.set_timer(host.now() + interval, TIMER_KEEPALIVE));
+        }
+    }
+
+    fn send_keepalives(&mut self, host: &mut HostCtx<'_, '_>) {
+        self.keepalive = None;
+        let natted: Vec<SocketAddrV4> = self
+            .paths
+            .values()
+            .filter(|p| p.nat.local_behind_nat)
+            .map(|p| p.remote)
+            .collect();
+        for remote in &natted {
+            if host.udp_send(NAT_T_PORT, *remote, &[0xff]).is_ok() {
+                host.metrics().incr("nat_keepalives_sent");
+            }
+        }
+        if !natted.is_empty() {
+            self.arm_keepalive(host);
+        }
+    }
+
+    fn receive_esp(&mut self, host: &mut HostCtx<'_, '_>, esp: &[u8]) {
+        match self.sad.decapsulate(esp) {
+            Ok(d) => {
+                let m = host.metrics();
+                m.incr("esp_packets_in");
+                m.add("esp_bytes_in", esp.len() as u64);
+                if let (Some(child), Some(endpoint)) =
+                    (self.children.get(&d.spi), self.endpoint.as_mut())
+                {
+                    let now = host.now();
+                    endpoint.with_sa(now, child.sa, |sa| sa.note_esp_in(now));
+                }
+                host.inject(d.inner);
+            }
+            Err(reason) => host
+                .metrics()
+                .incr(&format!("esp_dropped_{}", reason.name())),
+        }
+    }
+}
+
+/// The prefix that is exactly `start..=end`, if the range is one.
+fn range_prefix(start: Ipv4Addr, end: Ipv4Addr) -> Option<Prefix> {
+    let (s, e) = (u32::from(start), u32::from(end));
+    let size = u64::from(e.checked_sub(s)?) + 1;
+    if !size.is_power_of_two() || u64::from(s) % size != 0 {
+        return None;
+    }
+    Prefix::new(start, 32 - size.trailing_zeros() as u8).ok()
+}
+
+/// Sends one IKE message from the port the endpoint chose, with the non-ESP marker on 4500.
+fn send_ike(host: &mut HostCtx<'_, '_>, t: &Transmit) {
+    let sent = if t.local.port() == NAT_T_PORT {
+        let mut framed = Vec::with_capacity(t.bytes.len() + 4);
+        framed.extend_from_slice(&NON_ESP_MARKER);
+        framed.extend_from_slice(&t.bytes);
+        host.udp_send(NAT_T_PORT, t.remote, &framed)
+    } else {
+        host.udp_send(IKE_PORT, t.remote, &t.bytes)
+    };
+    let m = host.metrics();
+    if sent.is_ok() {
+        m.incr("ike_messages_sent");
+        m.add("ike_bytes_sent", t.bytes.len() as u64);
+    } else {
+        m.incr("ike_no_route");
+    }
+}
+
+impl App for IkeDaemon {
+    fn start(&mut self, host: &mut HostCtx<'_, '_>) {
+        let ok = host.udp_bind(IKE_PORT).is_ok()
+            && host.udp_bind(NAT_T_PORT).is_ok()
+            && host.ip_bind(IpProtocol::ESP).is_ok();
+        if !ok {
+            return host.metrics().incr("ike_bind_failed");
+        }
+        let rng = host.stream("ike-endpoint");
+        self.endpoint = Some(IkeEndpoint::new(host.now(), self.cfg.endpoint.clone(), rng));
+        if let Some(c) = &self.cfg.connect {
+            let at = SimTime::ZERO + c.start.draw(host.rng());
+            host.set_timer(at, TIMER_CONNECT);
+        }
+    }
+
+    fn on_timer(&mut self, host: &mut HostCtx<'_, '_>, token: u64) {
+        let now = host.now();
+        match token {
+            TIMER_CONNECT => {
+                let (Some(c), Some(endpoint), Some(&local)) = (
+                    &self.cfg.connect,
+                    self.endpoint.as_mut(),
+                    host.addresses().first(),
+                ) else {
+                    return;
+                };
+                let rng = host.stream("ike-sa-0");
+                let local = SocketAddrV4::new(local, IKE_PORT);
+                let remote = SocketAddrV4::new(c.peer, IKE_PORT);
+                endpoint.connect(now, c.config.clone(), rng, local, remote);
+            }
+            TIMER_WAKE => {
+                self.wake = None;
+                if let Some(endpoint) = self.endpoint.as_mut() {
+                    endpoint.handle_timeout(now);
+                }
+            }
+            TIMER_KEEPALIVE => self.send_keepalives(host),
+            _ => {}
+        }
+        self.pump(host);
+    }
+
+    fn on_udp(
+        &mut self,
+        host: &mut HostCtx<'_, '_>,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        payload: &[u8],
+    ) {
+        let now = host.now();
+        let ike = match to.port() {
+            IKE_PORT => Some(payload),
+            _ => match UdpEncapPayload::classify(payload) {
+                Ok(UdpEncapPayload::Ike(bytes)) => Some(bytes),
+                Ok(UdpEncapPayload::Esp(esp)) => {
+                    self.receive_esp(host, esp);
+                    None
+                }
+                Ok(UdpEncapPayload::NatKeepalive) => {
+                    host.metrics().incr("nat_keepalives_received");
+                    None
+                }
+                Err(_) => {
+                    host.metrics().incr("udp_encap_malformed");
+                    None
+                }
+            },
+        };
+        if let (Some(bytes), Some(endpoint)) = (ike, self.endpoint.as_mut()) {
+            host.metrics().incr("ike_messages_received");
+            endpoint.handle_datagram(now, to, from, bytes);
+        }
+        self.pump(host);
+    }
+
+    fn on_ip(&mut self, host: &mut HostCtx<'_, '_>, _: Ipv4Addr, _: Ipv4Addr, payload: &[u8]) {
+        self.receive_esp(host, payload);
+        self.pump(host);
+    }
+
+    fn on_tunnel(&mut self, host: &mut HostCtx<'_, '_>, packet: &[u8]) {
+        let Ok(ip) = Ipv4Packet::new_checked(packet) else {
+            return;
+        };
+        let Some(route) = self.routes.lookup(ip.dst_addr()).copied() else {
+            return host.metrics().incr("esp_no_sa");
+        };
+        let Some(path) = self.paths.get(&route.sa).copied() else {
+            return host.metrics().incr("esp_no_sa");
+        };
+        let Ok(esp) = self.sad.encapsulate(route.selector, packet) else {
+            return host.metrics().incr("esp_no_sa");
+        };
+        let sent = if path.nat.any() {
+            host.udp_send(
+                NAT_T_PORT,
+                SocketAddrV4::new(*path.remote.ip(), path.remote.port()),
+                &esp,
+            )
+        } else {
+            host.ip_send(IpProtocol::ESP, *path.remote.ip(), &esp)
+        };
+        if sent.is_ok() {
+            let m = host.metrics();
+            m.incr("esp_packets_out");
+            m.add("esp_bytes_out", esp.len() as u64);
+            let now = host.now();
+            if let Some(endpoint) = self.endpoint.as_mut() {
+                endpoint.with_sa(now, route.sa, |sa| sa.note_esp_out(now));
+            }
+        }
+        self.pump(host);
+    }
+
+    fn on_action(&mut self, host: &mut HostCtx<'_, '_>, action: &dyn Any) {
+        let Some(cmd) = action.downcast_ref::<IkeCommand>() else {
+            return;
+        };
+        let now = host.now();
+        if let Some(endpoint) = self.endpoint.as_mut() {
+            let ids: Vec<SaId> = endpoint.sas().map(|(id, _)| id).collect();
+            for id in ids {
+                endpoint.with_sa(now, id, |sa| match cmd {
+                    IkeCommand::Delete => sa.delete(),
+                    IkeCommand::RekeyIke => sa.rekey_ike(),
+                    IkeCommand::CheckLiveness => sa.check_liveness(),
+                });
+            }
+        }
+        self.pump(host);
+    }
+
+    fn finish(&mut self, host: &mut HostCtx<'_, '_>) {
+        let Some(endpoint) = self.endpoint.as_ref() else {
+            return;
+        };
+        let totals = endpoint.sa_totals();
+        let m = host.metrics();
+        m.add("ike_requests_sent", totals.requests_sent);
+        m.add("ike_retransmits", totals.retransmits);
+        m.add("ike_exchanges_failed", totals.exchanges_failed);
+        m.add("ike_duplicate_requests", totals.responses_resent);
+        m.add("ike_dropped_integrity", totals.dropped_integrity);
+        let c = self.sad.counters();
+        m.add(
+            "esp_replay_drops",
+            c.drops.get(crate::esp::EspDropReason::Replay),
+        );
+    }
+}
+
+/// Scripted commands for every IKE SA of a daemon, delivered with `sim::Action::Custom`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IkeCommand {
+    /// Delete the IKE SA (INFORMATIONAL with Delete, RFC 7296 §1.4.1).
+    Delete,
+    /// Rekey the IKE SA now (RFC 7296 §2.18).
+    RekeyIke,
+    /// Send an empty INFORMATIONAL (liveness check, RFC 7296 §2.4).
+    CheckLiveness,
+}

@@ -1,0 +1,435 @@
+//! [`IkeEndpoint`]: the IKE SAs of one host, demultiplexed by SPI (RFC 7296 §2.6).
+//!
+//! A message names its SA by the recipient's SPI: SPIr when the I flag is set, else SPIi,
+//! never by address (so NAT rebinding and two hosts behind one NAT work). An IKE_SA_INIT
+//! request (SPIr zero) is a retransmission if (SPIi, Ni) matches a half-open SA (RFC 7296
+//! §2.1 asks for more than SPIi and address), else a new SA, which under half-open load
+//! must first return a valid COOKIE (RFC 7296 §2.6). Cookies are stateless:
+//! `version | SHA-256(Ni | IPi | [port] | SPIi | secret)`, with a rotating secret whose
+//! previous version stays valid ([`crate::ike::crypto::CookieSecret`]).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+
+use sim::{RootSeed, SimRng, SimTime, StreamKey};
+
+use super::ike_sa::Path;
+use super::init::{InitRefused, stateless_answer};
+use super::{AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, Transmit};
+use crate::ike::crypto::{CookieInput, CookieSecret};
+use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
+
+/// Names an SA within its endpoint; never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SaId(pub u64);
+
+/// What an endpoint accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointConfig {
+    /// The configuration of SAs created for IKE_SA_INIT requests; `None` drops them
+    /// (a pure initiator).
+    pub responder: Option<IkeConfig>,
+    /// Cookie policy.
+    pub half_open: HalfOpenPolicy,
+    /// Inner addresses for initiators that ask (RFC 7296 §2.19); `None` refuses them
+    /// with INTERNAL_ADDRESS_FAILURE.
+    pub pool: Option<AddressPool>,
+}
+
+impl EndpointConfig {
+    /// An endpoint that only initiates.
+    pub fn initiator() -> Self {
+        Self {
+            responder: None,
+            half_open: HalfOpenPolicy::default(),
+            pool: None,
+        }
+    }
+
+    /// An endpoint that answers with `config`.
+    pub fn responder(config: IkeConfig) -> Self {
+        Self {
+            responder: Some(config),
+            ..Self::initiator()
+        }
+    }
+}
+
+/// Endpoint-level counters (the SAs keep their own [`super::Stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EndpointStats {
+    /// Datagrams that were not IKE messages.
+    pub malformed: u64,
+    /// Messages for no SA we have (RFC 7296 §2.21.4 allows silence).
+    pub unknown_spi: u64,
+    /// COOKIE answers sent (RFC 7296 §2.6).
+    pub cookies_sent: u64,
+    /// Requests whose cookie did not verify (answered with a new cookie).
+    pub cookies_invalid: u64,
+    /// IKE_SA_INIT requests refused statelessly (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD,
+    /// UNSUPPORTED_CRITICAL_PAYLOAD).
+    pub refused: u64,
+    /// Responder SAs created.
+    pub sas_created: u64,
+    /// Most half-open SAs at once.
+    pub half_open_peak: u64,
+}
+
+/// Many IKE SAs behind one pair of IKE ports.
+///
+/// # Driving contract
+///
+/// As for [`IkeSa`]: after [`IkeEndpoint::handle_datagram`], [`IkeEndpoint::handle_timeout`],
+/// [`IkeEndpoint::connect`] or [`IkeEndpoint::with_sa`], drain
+/// [`IkeEndpoint::poll_transmit`], then [`IkeEndpoint::poll_event`], then read
+/// [`IkeEndpoint::poll_timeout`]. Events carry their SA's [`SaId`]; a closed SA is removed
+/// once its terminal event is queued.
+#[derive(Debug)]
+pub struct IkeEndpoint {
+    config: EndpointConfig,
+    /// Root of the responder SAs' streams: each is keyed by (SPIi, Ni), not by arrival
+    /// order (style pitfall 12).
+    seed_base: u64,
+    rng: SimRng,
+    sas: BTreeMap<SaId, IkeSa>,
+    by_spi: BTreeMap<u64, SaId>,
+    spis_of: BTreeMap<SaId, Vec<u64>>,
+    half_open: BTreeMap<(u64, Vec<u8>), SaId>,
+    half_open_key: BTreeMap<SaId, (u64, Vec<u8>)>,
+    leases: BTreeMap<SaId, Ipv4Addr>,
+    prefixes: BTreeMap<SaId, u16>,
+    next_prefix: u16,
+    secret: CookieSecret,
+    previous_secret: Option<CookieSecret>,
+    rotate_at: SimTime,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<(SaId, IkeEvent)>,
+    stats: EndpointStats,
+    /// The counters of every SA that has ended and been removed.
+    ended: super::Stats,
+    next_id: u64,
+}
+
+impl IkeEndpoint {
+    /// An endpoint whose randomness (cookie secrets, responder SA streams) comes from
+    /// `rng`, keyed by the caller for this host (style rule 4).
+    pub fn new(now: SimTime, config: EndpointConfig, mut rng: SimRng) -> Self {
+        let seed_base = rng.next_u64();
+        let secret = CookieSecret::generate(0, &mut rng);
+        let rotate_at = now.saturating_add(config.half_open.secret_lifetime);
+        Self {
+            config,
+            seed_base,
+            rng,
+            sas: BTreeMap::new(),
+            by_spi: BTreeMap::new(),
+            spis_of: BTreeMap::new(),
+            half_open: BTreeMap::new(),
+            half_open_key: BTreeMap::new(),
+            leases: BTreeMap::new(),
+            prefixes: BTreeMap::new(),
+            next_prefix: 1,
+            secret,
+            previous_secret: None,
+            rotate_at,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: EndpointStats::default(),
+            ended: super::Stats::default(),
+            next_id: 0,
+        }
+    }
+
+    /// Starts an SA as initiator; `rng` is its own keyed stream.
+    pub fn connect(
+        &mut self,
+        now: SimTime,
+        config: IkeConfig,
+        rng: SimRng,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+    ) -> SaId {
+        let sa = IkeSa::initiate(now, config, rng, local, remote);
+        self.insert(now, sa)
+    }
+
+    /// Processes a datagram that arrived at `local` from `remote`.
+    pub fn handle_datagram(
+        &mut self,
+        now: SimTime,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        bytes: &[u8],
+    ) {
+        let Ok(msg) = Message::parse(bytes) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let path = Path { local, remote };
+        let init_request =
+            msg.exchange_type == ExchangeType::IKE_SA_INIT && !msg.flags.response && msg.spi_r == 0;
+        if init_request {
+            self.on_init_request(now, path, &msg, bytes);
+            return;
+        }
+        let our_spi = if msg.flags.initiator {
+            msg.spi_r
+        } else {
+            msg.spi_i
+        };
+        let Some(&id) = self.by_spi.get(&our_spi) else {
+            self.stats.unknown_spi += 1;
+            return;
+        };
+        if let Some(sa) = self.sas.get_mut(&id) {
+            sa.handle_message(now, path, &msg, bytes);
+        }
+        self.sync(now, id);
+    }
+
+    /// Handles every SA timer due at `now`.
+    pub fn handle_timeout(&mut self, now: SimTime) {
+        let due: Vec<SaId> = self
+            .sas
+            .iter()
+            .filter(|(_, sa)| sa.poll_timeout().is_some_and(|t| t <= now))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            if let Some(sa) = self.sas.get_mut(&id) {
+                sa.handle_timeout(now);
+            }
+            self.sync(now, id);
+        }
+    }
+
+    /// Runs a command on an SA (rekey, delete, ESP notes, ...) and collects its output.
+    pub fn with_sa<R>(
+        &mut self,
+        now: SimTime,
+        id: SaId,
+        f: impl FnOnce(&mut IkeSa) -> R,
+    ) -> Option<R> {
+        let result = f(self.sas.get_mut(&id)?);
+        self.sync(now, id);
+        Some(result)
+    }
+
+    /// The counters of every SA still held plus those of every SA that ended.
+    pub fn sa_totals(&self) -> super::Stats {
+        let mut total = self.ended;
+        for sa in self.sas.values() {
+            total.add(sa.stats());
+        }
+        total
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next event, with its SA.
+    pub fn poll_event(&mut self) -> Option<(SaId, IkeEvent)> {
+        self.events.pop_front()
+    }
+
+    /// The earliest SA deadline.
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        self.sas.values().filter_map(IkeSa::poll_timeout).min()
+    }
+
+    /// An SA, while it exists.
+    pub fn sa(&self, id: SaId) -> Option<&IkeSa> {
+        self.sas.get(&id)
+    }
+
+    /// Every SA, in id order.
+    pub fn sas(&self) -> impl Iterator<Item = (SaId, &IkeSa)> + '_ {
+        self.sas.iter().map(|(&id, sa)| (id, sa))
+    }
+
+    /// Responder SAs waiting for IKE_AUTH (RFC 7296 §2.6).
+    pub fn half_open_count(&self) -> usize {
+        self.half_open.len()
+    }
+
+    /// Counters.
+    pub const fn stats(&self) -> &EndpointStats {
+        &self.stats
+    }
+
+    fn insert(&mut self, now: SimTime, mut sa: IkeSa) -> SaId {
+        let id = SaId(self.next_id);
+        self.next_id += 1;
+        let prefix = self.allocate_prefix();
+        sa.esp_spis.set_prefix(prefix);
+        self.prefixes.insert(id, prefix);
+        self.sas.insert(id, sa);
+        self.sync(now, id);
+        id
+    }
+
+    /// The smallest ESP SPI prefix after the last one that no SA uses.
+    fn allocate_prefix(&mut self) -> u16 {
+        let used: BTreeSet<u16> = self.prefixes.values().copied().collect();
+        loop {
+            let prefix = self.next_prefix;
+            self.next_prefix = self.next_prefix.checked_add(1).unwrap_or(1);
+            if !used.contains(&prefix) || used.len() >= usize::from(u16::MAX) {
+                return prefix;
+            }
+        }
+    }
+
+    /// A new IKE_SA_INIT request, or a retransmitted one.
+    fn on_init_request(&mut self, now: SimTime, path: Path, msg: &Message, raw: &[u8]) {
+        let Some(ni) = msg.payloads.iter().find_map(|p| match p {
+            Payload::Nonce(n) => Some(n.clone()),
+            _ => None,
+        }) else {
+            self.stats.malformed += 1;
+            return;
+        };
+        let key = (msg.spi_i, ni);
+        if let Some(&id) = self.half_open.get(&key) {
+            if let Some(sa) = self.sas.get_mut(&id) {
+                sa.handle_message(now, path, msg, raw);
+            }
+            self.sync(now, id);
+            return;
+        }
+        let Some(config) = self.config.responder.clone() else {
+            self.stats.unknown_spi += 1;
+            return;
+        };
+        if self.half_open.len() >= self.config.half_open.cookie_threshold
+            && !self.cookie_valid(now, path, msg, &key.1)
+        {
+            return;
+        }
+        let mut stream = StreamKey::new(&["ike-responder-sa"]).part_u64(msg.spi_i);
+        for chunk in key.1.chunks(8).take(4) {
+            let mut b = [0; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            stream = stream.part_u64(u64::from_be_bytes(b));
+        }
+        let rng = RootSeed(self.seed_base).stream(&stream);
+        match IkeSa::accept_message(now, config, rng, path, msg, raw) {
+            Ok(mut sa) => {
+                self.stats.sas_created += 1;
+                let id = SaId(self.next_id);
+                if let Some(addr) = self.lease(id) {
+                    sa.reserve_inner_address(addr);
+                }
+                self.half_open.insert(key.clone(), id);
+                self.half_open_key.insert(id, key);
+                let half_open = self.half_open.len() as u64;
+                self.stats.half_open_peak = self.stats.half_open_peak.max(half_open);
+                self.insert(now, sa);
+            }
+            Err(InitRefused::Answered(_, answer)) => {
+                self.stats.refused += 1;
+                self.transmits.push_back(answer);
+            }
+            Err(InitRefused::Malformed) => self.stats.malformed += 1,
+        }
+    }
+
+    /// Checks the COOKIE that must come first (RFC 7296 §2.6); answers with a fresh one
+    /// when it is missing or wrong.
+    fn cookie_valid(&mut self, now: SimTime, path: Path, msg: &Message, ni: &[u8]) -> bool {
+        self.rotate_secret(now);
+        let input = CookieInput {
+            ni,
+            addr: IpAddr::V4(*path.remote.ip()),
+            port: path.remote.port(),
+            spi_i: msg.spi_i,
+        };
+        let policy = self.config.half_open.cookie;
+        let offered = match msg.payloads.first() {
+            Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
+            _ => None,
+        };
+        if let Some(cookie) = offered {
+            let version = CookieSecret::version_of(cookie);
+            let secret = [Some(&self.secret), self.previous_secret.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|s| Some(s.version()) == version);
+            if secret.is_some_and(|s| s.verify(cookie, policy, &input)) {
+                return true;
+            }
+            self.stats.cookies_invalid += 1;
+        }
+        let cookie = self.secret.cookie(policy, &input);
+        let notify = NotifyPayload::new(NotifyType::COOKIE, cookie);
+        self.transmits
+            .push_back(stateless_answer(msg, path, notify));
+        self.stats.cookies_sent += 1;
+        false
+    }
+
+    /// Replaces the cookie secret when its lifetime is over; the previous one stays valid
+    /// for one more lifetime.
+    fn rotate_secret(&mut self, now: SimTime) {
+        if now < self.rotate_at {
+            return;
+        }
+        let lifetime = self.config.half_open.secret_lifetime;
+        let fresh = CookieSecret::generate(self.secret.version().wrapping_add(1), &mut self.rng);
+        let previous = std::mem::replace(&mut self.secret, fresh);
+        self.previous_secret = (now < self.rotate_at.saturating_add(lifetime)).then_some(previous);
+        self.rotate_at = now.saturating_add(lifetime);
+    }
+
+    /// Reserves the lowest free pool address for SA `id`.
+    fn lease(&mut self, id: SaId) -> Option<Ipv4Addr> {
+        let pool = self.config.pool?;
+        let leased: BTreeSet<Ipv4Addr> = self.leases.values().copied().collect();
+        let first = u32::from(pool.first);
+        let addr = (0..pool.size)
+            .filter_map(|i| first.checked_add(i).map(Ipv4Addr::from))
+            .find(|a| !leased.contains(a))?;
+        self.leases.insert(id, addr);
+        Some(addr)
+    }
+
+    /// Collects an SA's output, updates the indexes, and removes it once closed.
+    fn sync(&mut self, now: SimTime, id: SaId) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        while let Some(transmit) = sa.poll_transmit(now) {
+            self.transmits.push_back(transmit);
+        }
+        while let Some(event) = sa.poll_event() {
+            self.events.push_back((id, event));
+        }
+        let spis: Vec<u64> = sa.local_spis().collect();
+        let (half_open, closed) = (sa.is_half_open(), sa.is_closed());
+        for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
+            if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
+                self.by_spi.remove(&spi);
+            }
+        }
+        for spi in spis {
+            self.by_spi.entry(spi).or_insert(id);
+        }
+        if !half_open && let Some(key) = self.half_open_key.remove(&id) {
+            self.half_open.remove(&key);
+        }
+        if closed {
+            if let Some(sa) = self.sas.remove(&id) {
+                self.ended.add(sa.stats());
+            }
+            self.leases.remove(&id);
+            self.prefixes.remove(&id);
+            for spi in self.spis_of.remove(&id).unwrap_or_default() {
+                if self.by_spi.get(&spi) == Some(&id) {
+                    self.by_spi.remove(&spi);
+                }
+            }
+        }
+    }
+}
