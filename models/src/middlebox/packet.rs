@@ -7,9 +7,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 
-use crate::wire::{
-    IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket,
-};
+use crate::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket};
 
 /// TTL of packets a middlebox originates (RSTs); Linux's default.
 const ORIGIN_TTL: u8 = 64;
@@ -103,20 +101,7 @@ pub(crate) fn tcp_rst(
     seq: TcpSeqNumber,
     ack: Option<TcpSeqNumber>,
 ) -> Vec<u8> {
-    let tcp = TcpRepr {
-        src_port: src.port(),
-        dst_port: dst.port(),
-        control: TcpControl::Rst,
-        seq_number: seq,
-        ack_number: ack,
-        window_len: 0,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 4],
-        timestamp: None,
-        payload_len: 0,
-    };
+    let tcp = TcpRepr::rst(src.port(), dst.port(), seq, ack);
     let ip = Ipv4Repr {
         src_addr: *src.ip(),
         dst_addr: *dst.ip(),

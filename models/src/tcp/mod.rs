@@ -162,18 +162,10 @@ pub fn reset_for(repr: &TcpRepr, payload_len: usize) -> Option<TcpRepr> {
             (TcpSeqNumber(0), Some(repr.seq_number + seg_len))
         }
     };
-    Some(TcpRepr {
-        src_port: repr.dst_port,
-        dst_port: repr.src_port,
-        control: TcpControl::Rst,
+    Some(TcpRepr::rst(
+        repr.dst_port,
+        repr.src_port,
         seq_number,
         ack_number,
-        window_len: 0,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 4],
-        timestamp: None,
-        payload_len: 0,
-    })
+    ))
 }

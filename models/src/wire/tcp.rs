@@ -618,6 +618,30 @@ pub struct Repr {
 }
 
 impl Repr {
+    /// A bare reset from `src_port` to `dst_port` (RFC 9293 §3.10.7.1): no options, no
+    /// payload, zero window.
+    pub const fn rst(
+        src_port: u16,
+        dst_port: u16,
+        seq_number: SeqNumber,
+        ack_number: Option<SeqNumber>,
+    ) -> Self {
+        Self {
+            src_port,
+            dst_port,
+            control: Control::Rst,
+            seq_number,
+            ack_number,
+            window_len: 0,
+            window_scale: None,
+            max_seg_size: None,
+            sack_permitted: false,
+            sack_ranges: [None; 4],
+            timestamp: None,
+            payload_len: 0,
+        }
+    }
+
     /// Parses a TCP segment carried in IPv4 from `src_addr` to `dst_addr`.
     ///
     /// Fails unless the buffer passes [`Packet::check_len`], the checksum is correct, the

@@ -576,20 +576,7 @@ impl Connection {
 
     /// A bare reset `<SEQ=seq><CTL=RST>` (with ACK if `ack` is given).
     fn rst(&self, seq: TcpSeqNumber, ack: Option<TcpSeqNumber>) -> TcpRepr {
-        TcpRepr {
-            src_port: self.local.port(),
-            dst_port: self.remote.port(),
-            control: TcpControl::Rst,
-            seq_number: seq,
-            ack_number: ack,
-            window_len: 0,
-            window_scale: None,
-            max_seg_size: None,
-            sack_permitted: false,
-            sack_ranges: [None; 4],
-            timestamp: None,
-            payload_len: 0,
-        }
+        TcpRepr::rst(self.local.port(), self.remote.port(), seq, ack)
     }
 
     /// Refreshes the user timeout and the statistics after every input.
