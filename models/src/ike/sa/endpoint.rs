@@ -97,8 +97,17 @@ pub struct IkeEndpoint {
     half_open: BTreeMap<(u64, Vec<u8>), SaId>,
     half_open_key: BTreeMap<SaId, (u64, Vec<u8>)>,
     leases: BTreeMap<SaId, Ipv4Addr>,
+    /// The leased addresses, and where the search for a free one resumes: leasing is
+    /// amortised O(log n), not a scan of the pool per SA.
+    leased: BTreeSet<Ipv4Addr>,
+    next_lease: u32,
     prefixes: BTreeMap<SaId, u16>,
+    used_prefixes: BTreeSet<u16>,
     next_prefix: u16,
+    /// Every SA's next deadline, ordered, so the endpoint's timeout is the first entry and
+    /// a timeout touches only the SAs that are due (no scan of every SA).
+    deadlines: BTreeSet<(SimTime, SaId)>,
+    deadline_of: BTreeMap<SaId, SimTime>,
     secret: CookieSecret,
     previous_secret: Option<CookieSecret>,
     rotate_at: SimTime,
@@ -127,8 +136,13 @@ impl IkeEndpoint {
             half_open: BTreeMap::new(),
             half_open_key: BTreeMap::new(),
             leases: BTreeMap::new(),
+            leased: BTreeSet::new(),
+            next_lease: 0,
             prefixes: BTreeMap::new(),
+            used_prefixes: BTreeSet::new(),
             next_prefix: 1,
+            deadlines: BTreeSet::new(),
+            deadline_of: BTreeMap::new(),
             secret,
             previous_secret: None,
             rotate_at,
@@ -189,12 +203,7 @@ impl IkeEndpoint {
 
     /// Handles every SA timer due at `now`.
     pub fn handle_timeout(&mut self, now: SimTime) {
-        let due: Vec<SaId> = self
-            .sas
-            .iter()
-            .filter(|(_, sa)| sa.poll_timeout().is_some_and(|t| t <= now))
-            .map(|(&id, _)| id)
-            .collect();
+        let due: Vec<SaId> = self.deadlines.iter().take_while(|(t, _)| *t <= now).map(|&(_, id)| id).collect();
         for id in due {
             if let Some(sa) = self.sas.get_mut(&id) {
                 sa.handle_timeout(now);
@@ -236,7 +245,7 @@ impl IkeEndpoint {
 
     /// The earliest SA deadline.
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        self.sas.values().filter_map(IkeSa::poll_timeout).min()
+        self.deadlines.first().map(|&(t, _)| t)
     }
 
     /// An SA, while it exists.
@@ -272,11 +281,12 @@ impl IkeEndpoint {
 
     /// The smallest ESP SPI prefix after the last one that no SA uses.
     fn allocate_prefix(&mut self) -> u16 {
-        let used: BTreeSet<u16> = self.prefixes.values().copied().collect();
         loop {
             let prefix = self.next_prefix;
             self.next_prefix = self.next_prefix.checked_add(1).unwrap_or(1);
-            if !used.contains(&prefix) || used.len() >= usize::from(u16::MAX) {
+            let full = self.used_prefixes.len() >= usize::from(u16::MAX);
+            if !self.used_prefixes.contains(&prefix) || full {
+                self.used_prefixes.insert(prefix);
                 return prefix;
             }
         }
@@ -386,13 +396,16 @@ impl IkeEndpoint {
     /// Reserves the lowest free pool address for SA `id`.
     fn lease(&mut self, id: SaId) -> Option<Ipv4Addr> {
         let pool = self.config.pool?;
-        let leased: BTreeSet<Ipv4Addr> = self.leases.values().copied().collect();
         let first = u32::from(pool.first);
+        // Resume after the last lease, wrapping once round the pool.
         let addr = (0..pool.size)
-            .filter_map(|i| first.checked_add(i).map(Ipv4Addr::from))
-            .find(|a| !leased.contains(a))?;
-        self.leases.insert(id, addr);
-        Some(addr)
+            .map(|k| (self.next_lease + k) % pool.size.max(1))
+            .filter_map(|i| first.checked_add(i).map(|a| (i, Ipv4Addr::from(a))))
+            .find(|(_, a)| !self.leased.contains(a))?;
+        self.next_lease = addr.0 + 1;
+        self.leased.insert(addr.1);
+        self.leases.insert(id, addr.1);
+        Some(addr.1)
     }
 
     /// Collects an SA's output, updates the indexes, and removes it once closed.
@@ -408,6 +421,14 @@ impl IkeEndpoint {
         }
         let spis: Vec<u64> = sa.local_spis().collect();
         let (half_open, closed) = (sa.is_half_open(), sa.is_closed());
+        let deadline = if closed { None } else { sa.poll_timeout() };
+        if let Some(old) = self.deadline_of.remove(&id) {
+            self.deadlines.remove(&(old, id));
+        }
+        if let Some(t) = deadline {
+            self.deadlines.insert((t, id));
+            self.deadline_of.insert(id, t);
+        }
         for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
             if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
                 self.by_spi.remove(&spi);
@@ -423,8 +444,12 @@ impl IkeEndpoint {
             if let Some(sa) = self.sas.remove(&id) {
                 self.ended.add(sa.stats());
             }
-            self.leases.remove(&id);
-            self.prefixes.remove(&id);
+            if let Some(addr) = self.leases.remove(&id) {
+                self.leased.remove(&addr);
+            }
+            if let Some(prefix) = self.prefixes.remove(&id) {
+                self.used_prefixes.remove(&prefix);
+            }
             for spi in self.spis_of.remove(&id).unwrap_or_default() {
                 if self.by_spi.get(&spi) == Some(&id) {
                     self.by_spi.remove(&spi);
