@@ -2,18 +2,14 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken set-up")]
 
+mod common;
+
+use common::ikesim;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 const SCENARIO: &str = "scenarios/udp-bottleneck.toml";
-
-fn ikesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 fn tempdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ikesim-test-{tag}-{}", std::process::id()));

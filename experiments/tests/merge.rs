@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken set-up")]
 
+mod common;
+
+use common::{ikesim, ok};
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -74,14 +77,6 @@ group = "nodes.src.rate"
 y_scale = 1e-6
 "#;
 
-fn ikesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
 fn setup(tag: &str, exp: &str) -> (PathBuf, String) {
     let dir = std::env::temp_dir().join(format!("ikesim-merge-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -90,16 +85,6 @@ fn setup(tag: &str, exp: &str) -> (PathBuf, String) {
     std::fs::write(dir.join("exp.toml"), exp).unwrap();
     let path = dir.join("exp.toml").to_str().unwrap().to_owned();
     (dir, path)
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn read(p: PathBuf) -> Vec<u8> {

@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken set-up")]
 
+mod common;
+
+use common::{ikesim, ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const TINY: &str = r#"
 name = "tiny"
@@ -89,24 +92,6 @@ y = "bottleneck:left>sink:queue_packets"
 filter = { seed = 1, "nodes.src.rate" = "8Mbps" }
 x_scale = 1e-9
 "#;
-
-fn ikesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 fn setup(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ikesim-plot-{tag}-{}", std::process::id()));

@@ -3,8 +3,12 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken set-up")]
 
+mod common;
+
+use common::ikesim;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use experiments::experiment;
@@ -67,14 +71,6 @@ duration = "DURATION"
 "nodes.src.rate" = ["4Mbps", "8Mbps"]
 "nodes.src.size" = [500, 1000]
 "#;
-
-fn ikesim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ikesim"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 fn tempdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ikesim-sweep-{tag}-{}", std::process::id()));

@@ -4,9 +4,13 @@ use std::net::Ipv4Addr;
 
 use models::esp::ReplayWindowSize;
 use models::ike::crypto::DhGroup;
-use models::ike::daemon::{Connect, IkeDaemonConfig};
+use models::ike::daemon::{
+    Connect, CookieHold, FallbackTrigger, IkeDaemonConfig, TcpRetransmit, TransportPolicy,
+    TransportSelection,
+};
 use models::ike::sa::{
-    AddressPool, EndpointConfig, IkeConfig, InnerAddress, LivenessMode, Retransmission,
+    AddressPool, EndpointConfig, IkeConfig, InitErrorAction, InnerAddress, LivenessMode,
+    Retransmission,
 };
 use models::ike::wire::{IdPayload, TrafficSelector};
 use models::ip::Prefix;
@@ -96,6 +100,89 @@ pub struct IkeSpec {
     /// Responder: demand COOKIEs above this many half-open SAs.
     #[serde(default)]
     pub cookie_threshold: Option<usize>,
+    /// Responder: put the initiator's port into the cookie (RFC 9329 §6.3 says not to:
+    /// a retry on a new TCP connection then fails the check). Default false.
+    #[serde(default)]
+    pub cookie_includes_port: bool,
+    /// Initiator transport (RFC 9329 §5.1): `udp` (default), `tcp` or `udp-then-tcp`.
+    #[serde(default)]
+    pub transport: Option<TransportKey>,
+    /// `udp-then-tcp`: fall back after this many unanswered UDP retransmissions of
+    /// IKE_SA_INIT (default 1).
+    #[serde(default)]
+    pub tcp_fallback_retransmissions: Option<u32>,
+    /// `udp-then-tcp`: fall back after this fixed delay instead.
+    #[serde(default)]
+    pub tcp_fallback_after: Option<Dur>,
+    /// The responder's TCP port (default 4500, RFC 9329 §2).
+    #[serde(default)]
+    pub tcp_port: Option<u16>,
+    /// Responder: listen on the TCP port (default true).
+    #[serde(default)]
+    pub tcp_listen: Option<bool>,
+    /// Retransmission over TCP (RFC 9329 §6.2): `compliant` (default: none, resend after
+    /// reconnect) or `timers` (RFC 7296 timers as over UDP).
+    #[serde(default)]
+    pub tcp_retransmit: Option<TcpRetransmitKey>,
+    /// Send IKE fragments over TCP anyway (RFC 9329 §7.5: default false).
+    #[serde(default)]
+    pub tcp_fragment: bool,
+    /// Send NAT keepalives over TCP anyway (RFC 9329 §6.6: default false).
+    #[serde(default)]
+    pub tcp_keepalives: bool,
+    /// Error notify in IKE_SA_INIT over TCP (RFC 9329 §6.4): `immediate` (default) or
+    /// `wait`.
+    #[serde(default)]
+    pub tcp_init_error: Option<InitErrorKey>,
+    /// First wait before re-opening a broken connection (default 100 ms; doubles).
+    #[serde(default)]
+    pub tcp_reconnect_delay: Option<Dur>,
+    /// Responder: close connections without an IKE SA after this long (default 5 s;
+    /// `"0s"` keeps them).
+    #[serde(default)]
+    pub tcp_idle_close: Option<Dur>,
+    /// Responder: close a connection this long after a COOKIE answer without a retry
+    /// (RFC 9329 §6.3; default 5 s).
+    #[serde(default)]
+    pub tcp_cookie_hold: Option<Dur>,
+    /// Responder: keep the connection after a COOKIE answer.
+    #[serde(default)]
+    pub tcp_cookie_keep: bool,
+    /// Close a connection after this many invalid frames (default 8).
+    #[serde(default)]
+    pub tcp_max_invalid_frames: Option<u32>,
+}
+
+/// `transport` of an initiator (RFC 9329 §5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TransportKey {
+    /// UDP only.
+    Udp,
+    /// TCP only.
+    Tcp,
+    /// UDP first, then TCP.
+    UdpThenTcp,
+}
+
+/// `tcp_retransmit` (RFC 9329 §6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TcpRetransmitKey {
+    /// No timer retransmission over TCP.
+    Compliant,
+    /// RFC 7296 timers over TCP too.
+    Timers,
+}
+
+/// `tcp_init_error` (RFC 9329 §6.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InitErrorKey {
+    /// Act on the error at once.
+    Immediate,
+    /// Wait for a possibly genuine response.
+    Wait,
 }
 
 /// Which side of IKE.
@@ -131,8 +218,61 @@ fn selectors(key: &str, list: &[String]) -> Result<Vec<TrafficSelector>, String>
 }
 
 impl IkeSpec {
+    /// The transport policy (RFC 9329).
+    pub fn transport(&self) -> Result<TransportPolicy, String> {
+        let mut t = TransportPolicy::default();
+        let trigger = match (self.tcp_fallback_after, self.tcp_fallback_retransmissions) {
+            (Some(_), Some(_)) => {
+                return Err(
+                    "ike: set tcp_fallback_after or tcp_fallback_retransmissions, not both".into(),
+                );
+            }
+            (Some(d), None) => FallbackTrigger::After(d.0),
+            (None, Some(n)) => FallbackTrigger::Retransmissions(n),
+            (None, None) => FallbackTrigger::default(),
+        };
+        t.selection = match self.transport {
+            None | Some(TransportKey::Udp) => TransportSelection::UdpOnly,
+            Some(TransportKey::Tcp) => TransportSelection::TcpOnly,
+            Some(TransportKey::UdpThenTcp) => TransportSelection::UdpThenTcp(trigger),
+        };
+        if let Some(p) = self.tcp_port {
+            t.tcp_port = p;
+        }
+        if let Some(l) = self.tcp_listen {
+            t.listen_tcp = l;
+        }
+        t.retransmit = match self.tcp_retransmit {
+            None | Some(TcpRetransmitKey::Compliant) => TcpRetransmit::Compliant,
+            Some(TcpRetransmitKey::Timers) => TcpRetransmit::Timers,
+        };
+        t.fragment = self.tcp_fragment;
+        t.keepalives = self.tcp_keepalives;
+        t.init_error = match self.tcp_init_error {
+            None | Some(InitErrorKey::Immediate) => InitErrorAction::Immediate,
+            Some(InitErrorKey::Wait) => InitErrorAction::Wait,
+        };
+        if let Some(d) = self.tcp_reconnect_delay {
+            t.reconnect.initial = d.0;
+        }
+        if let Some(d) = self.tcp_idle_close {
+            t.idle_close = (d.0 > sim::SimDuration::ZERO).then_some(d.0);
+        }
+        if let Some(d) = self.tcp_cookie_hold {
+            t.cookie_hold = CookieHold::CloseAfter(d.0);
+        }
+        if self.tcp_cookie_keep {
+            t.cookie_hold = CookieHold::Keep;
+        }
+        if let Some(n) = self.tcp_max_invalid_frames {
+            t.max_invalid_frames = n.max(1);
+        }
+        Ok(t)
+    }
+
     /// The daemon's configuration for a host whose first address is `address`.
     pub fn config(&self, address: Option<Ipv4Addr>) -> Result<IkeDaemonConfig, String> {
+        self.transport()?;
         let id = match (&self.id, address) {
             (Some(name), _) => IdPayload::fqdn(name),
             (None, Some(a)) => IdPayload::ipv4(a),
@@ -221,6 +361,7 @@ impl IkeSpec {
                 if let Some(t) = self.cookie_threshold {
                     e.half_open.cookie_threshold = t;
                 }
+                e.half_open.cookie.include_port = self.cookie_includes_port;
                 e
             }
         };

@@ -34,7 +34,7 @@ pub use self::sa::{
     SequenceExhausted,
 };
 pub use self::sad::{DuplicateSpi, EspSendError, Sad, SelectorId};
-pub use self::tcp::{EspInTcpDrop, TcpEncapCounters, TcpEncapTx};
+pub use self::tcp::{EspInTcpDrop, StreamSink, TcpEncapCounters, TcpEncapTx};
 pub use self::wire::{
     HEADER_LEN as ESP_HEADER_LEN, NAT_KEEPALIVE, NAT_T_PORT, NON_ESP_MARKER, Packet as EspPacket,
     Repr as EspRepr, UdpEncapPayload,

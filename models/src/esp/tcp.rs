@@ -23,6 +23,25 @@ use std::collections::VecDeque;
 use crate::tcp::{Connection, State};
 use crate::wire::tcp_encap::{MAX_PAYLOAD, PREFIX, frame_esp, frame_ike};
 
+/// The TCP connection a [`TcpEncapTx`] writes into: a [`Connection`], or a host's
+/// connection seen through its socket calls.
+pub trait StreamSink {
+    /// Whether the connection is ESTABLISHED (or CLOSE-WAIT: the peer finished, we may
+    /// still send).
+    fn is_established(&self) -> bool;
+    /// Queues bytes; returns how many were accepted.
+    fn send(&mut self, data: &[u8]) -> usize;
+}
+
+impl StreamSink for Connection {
+    fn is_established(&self) -> bool {
+        matches!(self.state(), State::Established | State::CloseWait)
+    }
+    fn send(&mut self, data: &[u8]) -> usize {
+        Self::send(self, data)
+    }
+}
+
 /// Why an ESP packet was not put into the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, thiserror::Error)]
 pub enum EspInTcpDrop {
@@ -97,15 +116,26 @@ impl TcpEncapTx {
     ///
     /// If the message exceeds a frame (65529 octets); IKE messages are far smaller, or
     /// fragmented.
-    pub fn send_ike(&mut self, conn: &mut Connection, ike: &[u8]) {
+    pub fn send_ike<S: StreamSink + ?Sized>(&mut self, conn: &mut S, ike: &[u8]) {
         let frame = frame_ike(ike).expect("IKE message too large for TCP (RFC 9329 §3)");
         self.queue.push_back(frame);
         self.counters.ike_frames += 1;
         self.flush(conn);
     }
 
+    /// Queues raw bytes (a keepalive frame, sent only by policy over TCP, RFC 9329 §6.6)
+    /// and writes what fits.
+    pub fn send_raw<S: StreamSink + ?Sized>(&mut self, conn: &mut S, bytes: &[u8]) {
+        self.queue.push_back(bytes.to_vec());
+        self.flush(conn);
+    }
+
     /// Puts an ESP packet into the stream, or drops it by the `espintcp` rules.
-    pub fn send_esp(&mut self, conn: &mut Connection, esp: &[u8]) -> Result<(), EspInTcpDrop> {
+    pub fn send_esp<S: StreamSink + ?Sized>(
+        &mut self,
+        conn: &mut S,
+        esp: &[u8],
+    ) -> Result<(), EspInTcpDrop> {
         let result = self.try_send_esp(conn, esp);
         match result {
             Ok(()) => self.counters.esp_frames += 1,
@@ -116,8 +146,12 @@ impl TcpEncapTx {
         result
     }
 
-    fn try_send_esp(&mut self, conn: &mut Connection, esp: &[u8]) -> Result<(), EspInTcpDrop> {
-        if conn.state() != State::Established {
+    fn try_send_esp<S: StreamSink + ?Sized>(
+        &mut self,
+        conn: &mut S,
+        esp: &[u8],
+    ) -> Result<(), EspInTcpDrop> {
+        if !conn.is_established() {
             return Err(EspInTcpDrop::NotEstablished);
         }
         if esp.len() > MAX_PAYLOAD {
@@ -137,7 +171,7 @@ impl TcpEncapTx {
     }
 
     /// Writes the partial message, then queued ones, until the send buffer is full.
-    pub fn flush(&mut self, conn: &mut Connection) {
+    pub fn flush<S: StreamSink + ?Sized>(&mut self, conn: &mut S) {
         loop {
             if self.partial.is_empty() {
                 match self.queue.pop_front() {

@@ -8,29 +8,52 @@
 //! detected, else as IP protocol 50), decapsulates inbound ESP back into the host, sends NAT
 //! keepalives when behind a NAT (RFC 3948 §4), and keeps the Wireshark key log.
 //!
+//! Over TCP (RFC 9329) it is a TCP Originator (initiator) or Responder: see the `tcp`
+//! module, and [`TransportPolicy`] for the transport selection (UDP, TCP, UDP then TCP,
+//! RFC 9329 §5.1) and the knobs of RFC 9329 §6. [`IkeDaemon::new`] keeps UDP only for the
+//! initiator; [`IkeDaemon::with_transport`] sets the policy.
+//!
 //! Metrics (on the host): `ike_established`, `ike_time_to_establish_ns` (histogram),
 //! `ike_failed`, `ike_deleted`, `ike_rekeyed`, `child_sa_up`, `child_sa_rekeyed`,
 //! `child_sa_down`, `ike_messages_sent`, `ike_bytes_sent`, `ike_messages_received`,
 //! `esp_packets_out`, `esp_bytes_out`, `esp_packets_in`, `esp_bytes_in`,
 //! `esp_dropped_<reason>`, `esp_no_sa`, `nat_keepalives_sent`, `nat_keepalives_received`,
-//! and per SA the endpoint's counters at the end (`ike_retransmits`, ...).
+//! and per SA the endpoint's counters at the end (`ike_retransmits`, ...). Transport:
+//! `ike_setup_total_ns` (histogram: from the first attempt, fallback included),
+//! `ike_transport_fallbacks`, `ike_udp_abandoned`, bytes by kind (`ike_udp_bytes_sent`,
+//! `ike_tcp_bytes_sent` (framing included), `esp_udp_bytes_out`, `esp_ip_bytes_out`,
+//! `esp_tcp_bytes_out`, `esp_tcp_bytes_in`, `keepalive_udp_bytes_sent`,
+//! `keepalive_tcp_bytes_sent`, `tcp_prefix_bytes_sent`), `tcp_prefixes_sent`,
+//! `tcp_prefixes_received`, `ike_tcp_accepted`, `tcp_reconnections`, `tcp_reconnect_attempts`,
+//! `ike_requests_resent_after_reconnect`, `tcp_keepalives_dropped`, `tcp_framing_errors`,
+//! `tcp_closed_corrupted`, `tcp_closed_auth_failure`, `tcp_idle_closed`,
+//! `tcp_cookie_closed`, `tcp_prefix_timeouts`, `tcp_sa_moved`, `esp_dropped_backpressure`,
+//! `esp_dropped_not_established`, `esp_dropped_no_connection`.
+
+mod policy;
+mod tcp;
 
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{SimDuration, SimTime};
 
+pub use self::policy::{
+    CookieHold, FallbackTrigger, ReconnectPolicy, TcpRetransmit, TransportPolicy,
+    TransportSelection,
+};
+use self::tcp::TcpConn;
 use super::sa::{
     ChildSaId, ChildSaKeys, EndpointConfig, IkeConfig, IkeEndpoint, IkeEvent, NAT_T_PORT,
-    NatStatus, SaId, Transmit,
+    NatStatus, Retransmission, SaId, Transmit,
 };
 use super::wire::AddressRange;
 use crate::esp::{
-    EspSaKeys, InboundSa, KeyLog, OutboundSa, ReplayWindowSize, SaParams, Sad, SelectorId,
-    UdpEncapPayload,
+    EspDropReason, EspSaKeys, InboundSa, KeyLog, OutboundSa, ReplayWindowSize, SaParams, Sad,
+    SelectorId, UdpEncapPayload,
 };
-use crate::ip::{App, AppTimer, HostCtx, Prefix, PrefixTable};
+use crate::ip::{App, AppTimer, ConnId, HostCtx, Prefix, PrefixTable};
 use crate::traffic::Start;
 use crate::wire::{IpProtocol, Ipv4Packet, tcp_encap::NON_ESP_MARKER};
 
@@ -67,6 +90,32 @@ pub struct IkeDaemonConfig {
 struct SaPath {
     remote: SocketAddrV4,
     nat: NatStatus,
+    /// The SA runs over TCP (RFC 9329): IKE and ESP go on its connection.
+    tcp: bool,
+}
+
+/// Where an IKE message goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transport {
+    Udp,
+    /// On this connection; `None` when the SA has none right now.
+    Tcp(Option<ConnId>),
+}
+
+/// The initiator's attempt.
+#[derive(Debug)]
+struct Originator {
+    /// The responder's TCP endpoint.
+    peer: SocketAddrV4,
+    /// The SA over TCP, once started.
+    sa: Option<SaId>,
+    /// The SA over UDP, while it is tried.
+    udp_sa: Option<SaId>,
+    /// When the first attempt started.
+    started: SimTime,
+    /// Reconnect attempts in a row without success.
+    attempts: u32,
+    reconnect_timer: Option<AppTimer>,
 }
 
 /// A Child SA as installed.
@@ -86,6 +135,8 @@ struct Route {
 const TIMER_CONNECT: u64 = 0;
 const TIMER_WAKE: u64 = 1;
 const TIMER_KEEPALIVE: u64 = 2;
+const TIMER_FALLBACK: u64 = 3;
+const TIMER_RECONNECT: u64 = 4;
 
 /// Runs IKE and ESP on a host. See the module documentation.
 pub struct IkeDaemon {
@@ -101,10 +152,25 @@ pub struct IkeDaemon {
     selectors: BTreeMap<Prefix, SelectorId>,
     wake: Option<(SimTime, AppTimer)>,
     keepalive: Option<AppTimer>,
+    transport: TransportPolicy,
+    /// TCP-encapsulation connections.
+    conns: BTreeMap<ConnId, TcpConn>,
+    /// Connections by serial (for timer tokens).
+    serials: BTreeMap<u64, ConnId>,
+    next_serial: u64,
+    /// The connection each TCP SA sends on (RFC 9329 §6.1).
+    sa_conn: BTreeMap<SaId, ConnId>,
+    /// SAs that run over TCP.
+    tcp_sas: BTreeSet<SaId>,
+    /// UDP attempts given up for TCP: their end is not counted as a deletion.
+    abandoned: BTreeSet<SaId>,
+    originator: Option<Originator>,
+    /// Connections to close once the current output is queued (COOKIE answers).
+    pump_pending_close: Vec<ConnId>,
 }
 
 impl IkeDaemon {
-    /// A daemon with this configuration.
+    /// A daemon with this configuration, over UDP ([`TransportPolicy::udp_only`]).
     pub fn new(cfg: IkeDaemonConfig) -> Self {
         Self {
             cfg,
@@ -117,7 +183,38 @@ impl IkeDaemon {
             selectors: BTreeMap::new(),
             wake: None,
             keepalive: None,
+            transport: TransportPolicy::udp_only(),
+            conns: BTreeMap::new(),
+            serials: BTreeMap::new(),
+            next_serial: 0,
+            sa_conn: BTreeMap::new(),
+            tcp_sas: BTreeSet::new(),
+            abandoned: BTreeSet::new(),
+            originator: None,
+            pump_pending_close: Vec::new(),
         }
+    }
+
+    /// Sets the transport policy (RFC 9329).
+    #[must_use]
+    pub fn with_transport(mut self, transport: TransportPolicy) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// The transport policy.
+    pub const fn transport(&self) -> &TransportPolicy {
+        &self.transport
+    }
+
+    /// The connection an SA sends on over TCP, if any.
+    pub fn sa_connection(&self, sa: SaId) -> Option<ConnId> {
+        self.sa_conn.get(&sa).copied()
+    }
+
+    /// Whether the SA runs over TCP.
+    pub fn is_tcp(&self, sa: SaId) -> bool {
+        self.tcp_sas.contains(&sa)
     }
 
     /// The keys of every IKE and ESP SA so far, for Wireshark.
@@ -136,7 +233,7 @@ impl IkeDaemon {
         let Some(endpoint) = self.endpoint.as_mut() else {
             return;
         };
-        let mut transmits = Vec::new();
+        let mut transmits: Vec<Transmit> = Vec::new();
         while let Some(t) = endpoint.poll_transmit() {
             transmits.push(t);
         }
@@ -146,7 +243,14 @@ impl IkeDaemon {
         }
         let next = endpoint.poll_timeout();
         for t in transmits {
-            send_ike(host, &t);
+            match self.route_ike(&t.bytes, t.local, t.remote) {
+                Transport::Udp => send_ike(host, &t),
+                Transport::Tcp(Some(conn)) => self.tcp_send_ike(host, conn, &t.bytes),
+                Transport::Tcp(None) => host.metrics().incr("ike_tcp_no_connection"),
+            }
+        }
+        for conn in std::mem::take(&mut self.pump_pending_close) {
+            self.tcp_finish(host, conn);
         }
         for (sa, event) in events {
             self.on_event(host, sa, event);
@@ -164,13 +268,33 @@ impl IkeDaemon {
     fn on_event(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId, event: IkeEvent) {
         match event {
             IkeEvent::IkeKeys(keys) => self.key_log.log_ike_sa(keys),
-            IkeEvent::Established { nat, elapsed, .. } => {
+            IkeEvent::Established {
+                nat,
+                elapsed,
+                initiator,
+            } => {
                 let m = host.metrics();
                 m.incr("ike_established");
                 m.record("ike_time_to_establish_ns", elapsed.as_nanos());
-                let remote = self.remote_of(sa);
-                if let Some(remote) = remote {
-                    self.paths.insert(sa, SaPath { remote, nat });
+                if initiator && let Some(o) = &self.originator {
+                    let total = host.now().saturating_duration_since(o.started);
+                    host.metrics()
+                        .record("ike_setup_total_ns", total.as_nanos());
+                }
+                if self.tcp_sas.contains(&sa) {
+                    host.metrics().incr("ike_established_tcp");
+                    if let Some(path) = self.tcp_path(sa, nat) {
+                        self.paths.insert(sa, path);
+                    }
+                } else if let Some(remote) = self.remote_of(sa) {
+                    self.paths.insert(
+                        sa,
+                        SaPath {
+                            remote,
+                            nat,
+                            tcp: false,
+                        },
+                    );
                 }
                 if nat.local_behind_nat {
                     self.arm_keepalive(host);
@@ -193,12 +317,131 @@ impl IkeDaemon {
             IkeEvent::Failed(reason) => {
                 host.metrics().incr("ike_failed");
                 host.trace(|| format!("IKE SA {} failed: {reason}", sa.0));
-                self.paths.remove(&sa);
+                self.sa_ended(host, sa);
             }
             IkeEvent::Deleted => {
-                host.metrics().incr("ike_deleted");
-                self.paths.remove(&sa);
+                if self.abandoned.remove(&sa) {
+                    host.metrics().incr("ike_udp_abandoned");
+                } else {
+                    host.metrics().incr("ike_deleted");
+                }
+                self.sa_ended(host, sa);
             }
+        }
+    }
+
+    /// An SA ended: the Originator closes its connection (RFC 9329 §6.1 SHOULD), the
+    /// Responder closes it after the idle time if no other SA uses it.
+    fn sa_ended(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId) {
+        self.paths.remove(&sa);
+        self.tcp_sas.remove(&sa);
+        let Some(conn) = self.sa_conn.remove(&sa) else {
+            return;
+        };
+        let originator = self
+            .conns
+            .get(&conn)
+            .is_some_and(|c| c.role == tcp::Role::Originator);
+        if originator {
+            self.pump_pending_close.push(conn);
+        } else {
+            self.arm_idle(host, conn);
+        }
+    }
+
+    /// Starts the initiator's IKE SA on the configured transport.
+    fn connect(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let (Some(c), Some(&local)) = (&self.cfg.connect, host.addresses().first()) else {
+            return;
+        };
+        let (peer, config) = (c.peer, c.config.clone());
+        self.originator = Some(Originator {
+            peer: SocketAddrV4::new(peer, self.transport.tcp_port),
+            sa: None,
+            udp_sa: None,
+            started: now,
+            attempts: 0,
+            reconnect_timer: None,
+        });
+        match self.transport.selection {
+            TransportSelection::TcpOnly => self.connect_tcp(host),
+            TransportSelection::UdpOnly | TransportSelection::UdpThenTcp(_) => {
+                let Some(endpoint) = self.endpoint.as_mut() else {
+                    return;
+                };
+                let rng = host.stream("ike-sa-0");
+                let local = SocketAddrV4::new(local, IKE_PORT);
+                let remote = SocketAddrV4::new(peer, IKE_PORT);
+                let sa = endpoint.connect(now, config.clone(), rng, local, remote);
+                if let Some(o) = self.originator.as_mut() {
+                    o.udp_sa = Some(sa);
+                }
+                if let TransportSelection::UdpThenTcp(trigger) = self.transport.selection {
+                    let after = match trigger {
+                        FallbackTrigger::After(d) => d,
+                        FallbackTrigger::Retransmissions(n) => (0..=n)
+                            .fold(SimDuration::ZERO, |sum, k| {
+                                sum.saturating_add(config.retransmit.timeout(k))
+                            }),
+                    };
+                    host.set_timer(now.saturating_add(after), TIMER_FALLBACK);
+                }
+            }
+        }
+    }
+
+    /// RFC 9329 §5.1: if IKE_SA_INIT over UDP got no answer, give it up and start a new
+    /// IKE SA (new SPIi, NAT_DETECTION for the TCP addresses) over TCP.
+    fn fallback(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let Some(udp) = self.originator.as_ref().and_then(|o| o.udp_sa) else {
+            return;
+        };
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return;
+        };
+        let unanswered = endpoint
+            .sa(udp)
+            .is_some_and(|sa| !sa.is_closed() && sa.spi_r() == 0);
+        if !unanswered {
+            return;
+        }
+        host.metrics().incr("ike_transport_fallbacks");
+        self.abandoned.insert(udp);
+        endpoint.with_sa(now, udp, super::sa::IkeSa::delete);
+        self.connect_tcp(host);
+    }
+
+    /// Opens the TCP connection and starts a new IKE SA over it.
+    fn connect_tcp(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let (Some(c), Some(peer)) = (&self.cfg.connect, self.originator.as_ref().map(|o| o.peer))
+        else {
+            return;
+        };
+        let mut config = c.config.clone();
+        if self.transport.retransmit == TcpRetransmit::Compliant {
+            config.retransmit.mode = Retransmission::Off;
+        }
+        config.nat_t_port_float = false;
+        config.fragmentation.send = self.transport.fragment;
+        config.init_error = self.transport.init_error;
+        let Some(conn) = self.tcp_open(host, peer, false) else {
+            return;
+        };
+        let Some(local) = self.conns.get(&conn).map(|c| c.local) else {
+            return;
+        };
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return;
+        };
+        let rng = host.stream("ike-sa-tcp");
+        let sa = endpoint.connect(now, config, rng, local, peer);
+        self.tcp_sas.insert(sa);
+        self.sa_conn.insert(sa, conn);
+        if let Some(o) = self.originator.as_mut() {
+            o.sa = Some(sa);
         }
     }
 
@@ -296,39 +539,56 @@ impl IkeDaemon {
 
     fn send_keepalives(&mut self, host: &mut HostCtx<'_, '_>) {
         self.keepalive = None;
-        let natted: Vec<SocketAddrV4> = self
+        let natted: Vec<(SaId, SaPath)> = self
             .paths
-            .values()
-            .filter(|p| p.nat.local_behind_nat)
-            .map(|p| p.remote)
+            .iter()
+            .filter(|(_, p)| p.nat.local_behind_nat)
+            .map(|(id, p)| (*id, *p))
             .collect();
-        for remote in &natted {
-            if host.udp_send(NAT_T_PORT, *remote, &[0xff]).is_ok() {
-                host.metrics().incr("nat_keepalives_sent");
+        let mut any = false;
+        for (sa, path) in &natted {
+            if path.tcp {
+                // RFC 9329 §6.6: none over TCP, unless the policy says so.
+                if self.transport.keepalives {
+                    self.tcp_send_keepalive(host, *sa);
+                    any = true;
+                }
+            } else if host.udp_send(NAT_T_PORT, path.remote, &[0xff]).is_ok() {
+                any = true;
+                let m = host.metrics();
+                m.incr("nat_keepalives_sent");
+                m.add("keepalive_udp_bytes_sent", 1);
             }
         }
-        if !natted.is_empty() {
+        if any {
             self.arm_keepalive(host);
         }
     }
 
-    fn receive_esp(&mut self, host: &mut HostCtx<'_, '_>, esp: &[u8]) {
+    /// Decapsulates inbound ESP; returns the IKE SA of its Child SA.
+    fn receive_esp(
+        &mut self,
+        host: &mut HostCtx<'_, '_>,
+        esp: &[u8],
+    ) -> Result<SaId, EspDropReason> {
         match self.sad.decapsulate(esp) {
             Ok(d) => {
                 let m = host.metrics();
                 m.incr("esp_packets_in");
                 m.add("esp_bytes_in", esp.len() as u64);
-                if let (Some(child), Some(endpoint)) =
-                    (self.children.get(&d.spi), self.endpoint.as_mut())
-                {
+                let sa = self.children.get(&d.spi).map(|c| c.sa);
+                if let (Some(sa), Some(endpoint)) = (sa, self.endpoint.as_mut()) {
                     let now = host.now();
-                    endpoint.with_sa(now, child.sa, |sa| sa.note_esp_in(now));
+                    endpoint.with_sa(now, sa, |s| s.note_esp_in(now));
                 }
                 host.inject(d.inner);
+                sa.ok_or(EspDropReason::UnknownSpi)
             }
-            Err(reason) => host
-                .metrics()
-                .incr(&format!("esp_dropped_{}", reason.name())),
+            Err(reason) => {
+                host.metrics()
+                    .incr(&format!("esp_dropped_{}", reason.name()));
+                Err(reason)
+            }
         }
     }
 }
@@ -357,6 +617,8 @@ fn send_ike(host: &mut HostCtx<'_, '_>, t: &Transmit) {
     if sent.is_ok() {
         m.incr("ike_messages_sent");
         m.add("ike_bytes_sent", t.bytes.len() as u64);
+        let marker = if t.local.port() == NAT_T_PORT { 4 } else { 0 };
+        m.add("ike_udp_bytes_sent", t.bytes.len() as u64 + marker);
     } else {
         m.incr("ike_no_route");
     }
@@ -370,6 +632,14 @@ impl App for IkeDaemon {
         if !ok {
             return host.metrics().incr("ike_bind_failed");
         }
+        let listen = self.transport.listen_tcp && self.cfg.endpoint.responder.is_some();
+        if listen
+            && host
+                .tcp_listen(self.transport.tcp_port, self.transport.tcp.clone())
+                .is_err()
+        {
+            return host.metrics().incr("ike_bind_failed");
+        }
         let rng = host.stream("ike-endpoint");
         self.endpoint = Some(IkeEndpoint::new(host.now(), self.cfg.endpoint.clone(), rng));
         if let Some(c) = &self.cfg.connect {
@@ -381,19 +651,9 @@ impl App for IkeDaemon {
     fn on_timer(&mut self, host: &mut HostCtx<'_, '_>, token: u64) {
         let now = host.now();
         match token {
-            TIMER_CONNECT => {
-                let (Some(c), Some(endpoint), Some(&local)) = (
-                    &self.cfg.connect,
-                    self.endpoint.as_mut(),
-                    host.addresses().first(),
-                ) else {
-                    return;
-                };
-                let rng = host.stream("ike-sa-0");
-                let local = SocketAddrV4::new(local, IKE_PORT);
-                let remote = SocketAddrV4::new(c.peer, IKE_PORT);
-                endpoint.connect(now, c.config.clone(), rng, local, remote);
-            }
+            TIMER_CONNECT => self.connect(host),
+            TIMER_FALLBACK => self.fallback(host),
+            TIMER_RECONNECT => self.reconnect(host),
             TIMER_WAKE => {
                 self.wake = None;
                 if let Some(endpoint) = self.endpoint.as_mut() {
@@ -401,8 +661,13 @@ impl App for IkeDaemon {
                 }
             }
             TIMER_KEEPALIVE => self.send_keepalives(host),
-            _ => {}
+            other => self.on_conn_timer(host, other >> 56, other & ((1 << 56) - 1)),
         }
+        self.pump(host);
+    }
+
+    fn on_tcp(&mut self, host: &mut HostCtx<'_, '_>, conn: ConnId, event: crate::tcp::Event) {
+        self.on_tcp_event(host, conn, event);
         self.pump(host);
     }
 
@@ -419,7 +684,7 @@ impl App for IkeDaemon {
             _ => match UdpEncapPayload::classify(payload) {
                 Ok(UdpEncapPayload::Ike(bytes)) => Some(bytes),
                 Ok(UdpEncapPayload::Esp(esp)) => {
-                    self.receive_esp(host, esp);
+                    let _ = self.receive_esp(host, esp);
                     None
                 }
                 Ok(UdpEncapPayload::NatKeepalive) => {
@@ -440,7 +705,7 @@ impl App for IkeDaemon {
     }
 
     fn on_ip(&mut self, host: &mut HostCtx<'_, '_>, _: Ipv4Addr, _: Ipv4Addr, payload: &[u8]) {
-        self.receive_esp(host, payload);
+        let _ = self.receive_esp(host, payload);
         self.pump(host);
     }
 
@@ -457,16 +722,26 @@ impl App for IkeDaemon {
         let Ok(esp) = self.sad.encapsulate(route.selector, packet) else {
             return host.metrics().incr("esp_no_sa");
         };
-        let sent = if path.nat.any() {
-            host.udp_send(
+        let sent = if path.tcp {
+            self.tcp_send_esp(host, route.sa, &esp)
+        } else if path.nat.any() {
+            let sent = host.udp_send(
                 NAT_T_PORT,
                 SocketAddrV4::new(*path.remote.ip(), path.remote.port()),
                 &esp,
-            )
+            );
+            if sent.is_ok() {
+                host.metrics().add("esp_udp_bytes_out", esp.len() as u64);
+            }
+            sent.is_ok()
         } else {
-            host.ip_send(IpProtocol::ESP, *path.remote.ip(), &esp)
+            let sent = host.ip_send(IpProtocol::ESP, *path.remote.ip(), &esp);
+            if sent.is_ok() {
+                host.metrics().add("esp_ip_bytes_out", esp.len() as u64);
+            }
+            sent.is_ok()
         };
-        if sent.is_ok() {
+        if sent {
             let m = host.metrics();
             m.incr("esp_packets_out");
             m.add("esp_bytes_out", esp.len() as u64);
@@ -508,10 +783,7 @@ impl App for IkeDaemon {
         m.add("ike_duplicate_requests", totals.responses_resent);
         m.add("ike_dropped_integrity", totals.dropped_integrity);
         let c = self.sad.counters();
-        m.add(
-            "esp_replay_drops",
-            c.drops.get(crate::esp::EspDropReason::Replay),
-        );
+        m.add("esp_replay_drops", c.drops.get(EspDropReason::Replay));
     }
 }
 

@@ -203,7 +203,12 @@ impl IkeEndpoint {
 
     /// Handles every SA timer due at `now`.
     pub fn handle_timeout(&mut self, now: SimTime) {
-        let due: Vec<SaId> = self.deadlines.iter().take_while(|(t, _)| *t <= now).map(|&(_, id)| id).collect();
+        let due: Vec<SaId> = self
+            .deadlines
+            .iter()
+            .take_while(|(t, _)| *t <= now)
+            .map(|&(_, id)| id)
+            .collect();
         for id in due {
             if let Some(sa) = self.sas.get_mut(&id) {
                 sa.handle_timeout(now);

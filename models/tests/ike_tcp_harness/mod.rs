@@ -1,0 +1,301 @@
+//! A small network for the RFC 9329 tests: a client (IKE initiator, optionally pinging
+//! through the tunnel) behind an optional NAT, a firewall that may block UDP 500/4500 and
+//! ESP, an on-path node (for forged RSTs), and a gateway (IKE responder, UDP echo on its
+//! inner address 10.10.0.1), and a server 10.10.0.10 behind it with a UDP echo.
+//!
+//! ```text
+//! client 192.168.1.10 -- [nat 198.51.100.1] -- fw -- onpath -- gateway 203.0.113.1 | 10.10.0.1 -- server
+//! ```
+
+#![allow(dead_code, unreachable_pub, reason = "shared by several test files")]
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use models::ike::daemon::{Connect, IkeCommand, IkeDaemon, IkeDaemonConfig, TransportPolicy};
+use models::ike::sa::{AddressPool, EndpointConfig, IkeConfig, InnerAddress};
+use models::ike::wire::{IdPayload, TrafficSelector};
+use models::ip::{Host, HostConfig, Prefix, Route, RoutingTable};
+use models::middlebox::{
+    Firewall, FirewallConfig, OnPath, OnPathCommand, PacketFilter, Rule, RuleAction,
+};
+use models::nat::{Nat, NatConfig};
+use models::traffic::Start;
+use models::traffic::datagram::{UdpEcho, UdpPinger, UdpPingerConfig};
+use models::wire::IpProtocol;
+use sim::{Action, IfaceId, LinkParams, Metrics, NodeId, SimDuration, SimTime, Simulation};
+
+pub const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
+pub const NAT_PUBLIC: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+pub const GATEWAY_INNER: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 1);
+pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 10);
+pub const PSK: &[u8] = b"ikesim shared secret";
+
+pub fn secs(s: u64) -> SimDuration {
+    SimDuration::from_secs(s)
+}
+
+pub fn ms(s: u64) -> SimDuration {
+    SimDuration::from_millis(s)
+}
+
+/// What to build.
+#[derive(Clone)]
+pub struct Setup {
+    pub client: TransportPolicy,
+    pub gateway: TransportPolicy,
+    /// The client's IKE SA configuration, adjusted by the test.
+    pub client_ike: IkeConfig,
+    /// The gateway's responder configuration.
+    pub gateway_ike: IkeConfig,
+    pub gateway_endpoint: EndpointConfig,
+    /// The firewall denies UDP 500, UDP 4500 and ESP.
+    pub block_udp: bool,
+    /// A NAT in front of the client.
+    pub nat: bool,
+    /// The client pings 10.10.0.10:7 through the tunnel every 100 ms from 2 s.
+    pub ping: bool,
+    pub nat_keepalive: Option<SimDuration>,
+    pub seed: u64,
+}
+
+impl Setup {
+    pub fn new(client: TransportPolicy) -> Self {
+        let mut client_ike = IkeConfig::new(PSK, IdPayload::fqdn("client.example"));
+        client_ike.inner_address = InnerAddress::Request;
+        client_ike.remote_ts = vec![TrafficSelector::ipv4(
+            Ipv4Addr::new(10, 10, 0, 0),
+            Ipv4Addr::new(10, 10, 255, 255),
+        )];
+        let mut gateway_ike = IkeConfig::new(PSK, IdPayload::fqdn("gateway.example"));
+        gateway_ike.local_ts = client_ike.remote_ts.clone();
+        let mut gateway_endpoint = EndpointConfig::responder(gateway_ike.clone());
+        gateway_endpoint.pool = Some(AddressPool {
+            first: Ipv4Addr::new(10, 8, 0, 1),
+            size: 10,
+        });
+        Self {
+            client,
+            gateway: TransportPolicy::default(),
+            client_ike,
+            gateway_ike,
+            gateway_endpoint,
+            block_udp: false,
+            nat: true,
+            ping: false,
+            nat_keepalive: Some(secs(20)),
+            seed: 1,
+        }
+    }
+
+    pub fn build(self) -> Net {
+        let mut sim = Simulation::new(self.seed);
+        let client_daemon = IkeDaemon::new(IkeDaemonConfig {
+            endpoint: EndpointConfig::initiator(),
+            connect: Some(Connect {
+                peer: GATEWAY,
+                config: self.client_ike.clone(),
+                start: Start::At(ms(100)),
+            }),
+            nat_keepalive: self.nat_keepalive,
+            replay_window: models::esp::ReplayWindowSize::DEFAULT,
+        })
+        .with_transport(self.client.clone());
+        let mut client_apps: Option<Vec<Box<dyn models::ip::App>>> =
+            Some(vec![Box::new(client_daemon)]);
+        if self.ping {
+            client_apps
+                .as_mut()
+                .unwrap()
+                .push(Box::new(UdpPinger::new(UdpPingerConfig {
+                    to: SocketAddrV4::new(SERVER, 7),
+                    port: 40000,
+                    size: 100,
+                    interval: ms(100),
+                    start: Start::At(secs(2)),
+                    stop: None,
+                })));
+        }
+        let client = sim
+            .add_node(
+                "client",
+                Box::new(move |_| {
+                    Box::new(Host::new(
+                        host_cfg(vec![CLIENT], RoutingTable::new()),
+                        client_apps.take().unwrap_or_default(),
+                    ))
+                }),
+            )
+            .unwrap();
+        let nat = self.nat.then(|| {
+            sim.add_node(
+                "nat",
+                Box::new(|_| Box::new(Nat::new(NatConfig::new(NAT_PUBLIC)).unwrap())),
+            )
+            .unwrap()
+        });
+        let block = self.block_udp;
+        let fw = sim
+            .add_node(
+                "fw",
+                Box::new(move |_| {
+                    let mut cfg = FirewallConfig::new(RuleAction::Allow);
+                    if block {
+                        let udp = PacketFilter::any().protocol(IpProtocol::UDP);
+                        cfg = cfg
+                            .rule(Rule::new(
+                                RuleAction::Deny,
+                                udp.clone().dst_ports(500..=500),
+                            ))
+                            .rule(Rule::new(RuleAction::Deny, udp.dst_ports(4500..=4500)))
+                            .rule(Rule::new(
+                                RuleAction::Deny,
+                                PacketFilter::any().protocol(IpProtocol::ESP),
+                            ));
+                    }
+                    Box::new(Firewall::new(cfg))
+                }),
+            )
+            .unwrap();
+        let onpath = sim
+            .add_node("onpath", Box::new(|_| Box::new(OnPath::new())))
+            .unwrap();
+        let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
+            endpoint: self.gateway_endpoint.clone(),
+            connect: None,
+            nat_keepalive: self.nat_keepalive,
+            replay_window: models::esp::ReplayWindowSize::DEFAULT,
+        })
+        .with_transport(self.gateway.clone());
+        let mut gw_apps: Option<Vec<Box<dyn models::ip::App>>> =
+            Some(vec![Box::new(gateway_daemon)]);
+        let mut gw_routes = RoutingTable::new();
+        gw_routes.insert(
+            "10.10.0.0/24".parse::<Prefix>().unwrap(),
+            Route { iface: IfaceId(1) },
+        );
+        gw_routes.insert(
+            "0.0.0.0/0".parse::<Prefix>().unwrap(),
+            Route { iface: IfaceId(0) },
+        );
+        let gateway = sim
+            .add_node(
+                "gateway",
+                Box::new(move |_| {
+                    let mut cfg = host_cfg(vec![GATEWAY, GATEWAY_INNER], gw_routes.clone());
+                    cfg.forwarding = true;
+                    Box::new(Host::new(cfg, gw_apps.take().unwrap_or_default()))
+                }),
+            )
+            .unwrap();
+        let server = sim
+            .add_node(
+                "server",
+                Box::new(|_| {
+                    Box::new(Host::new(
+                        host_cfg(vec![SERVER], RoutingTable::new()),
+                        vec![Box::new(UdpEcho::new(7))],
+                    ))
+                }),
+            )
+            .unwrap();
+        let p = LinkParams::new().delay(ms(5)).rate_bps(100_000_000);
+        match nat {
+            Some(nat) => {
+                sim.connect_sym("home", client, nat, p.clone()).unwrap();
+                sim.connect_sym("access", nat, fw, p.clone()).unwrap();
+            }
+            None => {
+                sim.connect_sym("access", client, fw, p.clone()).unwrap();
+            }
+        }
+        sim.connect_sym("mid", fw, onpath, p.clone()).unwrap();
+        sim.connect_sym("core", onpath, gateway, p.clone()).unwrap();
+        sim.connect_sym("lan", gateway, server, p).unwrap();
+        Net {
+            sim,
+            client,
+            gateway,
+            onpath,
+        }
+    }
+}
+
+fn host_cfg(addresses: Vec<Ipv4Addr>, routes: RoutingTable) -> HostConfig {
+    HostConfig {
+        addresses,
+        routes,
+        ttl: 64,
+        forwarding: false,
+    }
+}
+
+pub struct Net {
+    pub sim: Simulation,
+    pub client: NodeId,
+    pub gateway: NodeId,
+    pub onpath: NodeId,
+}
+
+impl Net {
+    pub fn run_until(&mut self, t: SimDuration) {
+        self.sim.run_until(SimTime::ZERO + t).unwrap();
+    }
+
+    pub fn metrics(&self, node: NodeId) -> &Metrics {
+        self.sim
+            .nodes()
+            .find(|(id, _, _)| *id == node)
+            .map(|(_, _, m)| m)
+            .unwrap()
+    }
+
+    pub fn client_counter(&self, name: &str) -> u64 {
+        self.metrics(self.client).counter(name)
+    }
+
+    pub fn gateway_counter(&self, name: &str) -> u64 {
+        self.metrics(self.gateway).counter(name)
+    }
+
+    pub fn daemon(&self, node: NodeId) -> &IkeDaemon {
+        self.sim
+            .node::<Host>(node)
+            .unwrap()
+            .apps_of::<IkeDaemon>()
+            .next()
+            .unwrap()
+    }
+
+    pub fn command(&mut self, at: SimDuration, node: NodeId, cmd: IkeCommand) {
+        self.sim.schedule(
+            SimTime::ZERO + at,
+            Action::Custom {
+                node,
+                payload: Box::new(cmd),
+            },
+        );
+    }
+
+    /// A forged RST pair for the next TCP segment the on-path node sees after `at`.
+    pub fn reset_at(&mut self, at: SimDuration) {
+        self.sim.schedule(
+            SimTime::ZERO + at,
+            Action::Custom {
+                node: self.onpath,
+                payload: Box::new(OnPathCommand::Reset {
+                    filter: PacketFilter::any().protocol(IpProtocol::TCP),
+                }),
+            },
+        );
+    }
+
+    /// The number of live SAs of a node's endpoint and how many of them are established.
+    pub fn sas(&self, node: NodeId) -> (usize, usize) {
+        let e = self.daemon(node).endpoint().unwrap();
+        let all = e.sas().count();
+        let up = e.sas().filter(|(_, s)| s.is_established()).count();
+        (all, up)
+    }
+}
