@@ -875,7 +875,6 @@ fn same_seed_same_run_other_seed_other_run() {
 /// gateway sees both ESP and an authenticated IKE request from the new port. RFC 7296
 /// §2.23: a host not behind a NAT SHOULD then send all packets to the new address and port.
 #[test]
-#[ignore = "bug: IkeDaemon keeps the ESP destination (SaPath) it recorded at establishment; after a NAT rebinding the gateway keeps sending ESP to the stale port (RFC 7296 §2.23)"]
 fn gateway_follows_a_nat_rebinding() {
     let mut setup = Setup::new(6).natted(
         MappingBehavior::EndpointIndependent,

@@ -716,9 +716,14 @@ impl App for IkeDaemon {
         let Some(route) = self.routes.lookup(ip.dst_addr()).copied() else {
             return host.metrics().incr("esp_no_sa");
         };
-        let Some(path) = self.paths.get(&route.sa).copied() else {
+        let Some(mut path) = self.paths.get(&route.sa).copied() else {
             return host.metrics().incr("esp_no_sa");
         };
+        // ESP follows the peer wherever its IKE SA now sends (RFC 7296 §2.23: after a NAT
+        // rebinding, a host not behind a NAT sends to the new address and port).
+        if let Some(remote) = self.remote_of(route.sa) {
+            path.remote = remote;
+        }
         let Ok(esp) = self.sad.encapsulate(route.selector, packet) else {
             return host.metrics().incr("esp_no_sa");
         };

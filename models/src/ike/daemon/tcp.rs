@@ -104,11 +104,7 @@ impl IkeDaemon {
         if spi == 0 {
             return None;
         }
-        let endpoint = self.endpoint.as_ref()?;
-        endpoint
-            .sas()
-            .find(|(_, sa)| sa.local_spis().any(|s| s == spi))
-            .map(|(id, _)| id)
+        self.endpoint.as_ref()?.sa_by_local_spi(spi)
     }
 
     /// The SA a message we send or receive belongs to. `outgoing`: we send it.
@@ -121,11 +117,7 @@ impl IkeDaemon {
         }
         if !outgoing && initiator && spi_r == 0 && exchange == ExchangeType::IKE_SA_INIT.0 {
             // A new IKE_SA_INIT request: the responder SA it created, by SPIi.
-            let endpoint = self.endpoint.as_ref()?;
-            return endpoint
-                .sas()
-                .find(|(_, sa)| !sa.is_initiator() && sa.spi_i() == spi_i)
-                .map(|(id, _)| id);
+            return self.endpoint.as_ref()?.half_open_by_initiator_spi(spi_i);
         }
         None
     }

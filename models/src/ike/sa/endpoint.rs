@@ -253,6 +253,20 @@ impl IkeEndpoint {
         self.deadlines.first().map(|&(t, _)| t)
     }
 
+    /// The SA that owns one of our IKE SPIs (as initiator or responder), in O(log n).
+    pub fn sa_by_local_spi(&self, spi: u64) -> Option<SaId> {
+        self.by_spi.get(&spi).copied()
+    }
+
+    /// The half-open responder SA created for an IKE_SA_INIT with this initiator SPI.
+    pub fn half_open_by_initiator_spi(&self, spi_i: u64) -> Option<SaId> {
+        self.half_open
+            .range((spi_i, Vec::new())..)
+            .next()
+            .filter(|((s, _), _)| *s == spi_i)
+            .map(|(_, id)| *id)
+    }
+
     /// An SA, while it exists.
     pub fn sa(&self, id: SaId) -> Option<&IkeSa> {
         self.sas.get(&id)
