@@ -284,10 +284,15 @@ fn app(spec: &AppSpec, base: &TcpSpec, address: Option<std::net::Ipv4Addr>) -> B
             stop: stop.map(|d| d.0),
         })),
         AppSpec::UdpEcho { port } => Box::new(UdpEcho::new(*port)),
-        AppSpec::Ike(ike) => Box::new(
-            IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
-                .with_transport(ike.transport().expect("validated: IKE transport")),
-        ),
+        AppSpec::Ike(ike) => {
+            // The scenario's [tcp] settings apply to the daemon's TCP connections too.
+            let mut transport = ike.transport().expect("validated: IKE transport");
+            transport.tcp = tcp(&TcpSpec::default());
+            Box::new(
+                IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
+                    .with_transport(transport),
+            )
+        }
         AppSpec::Responder { port, tcp: own } => Box::new(Responder::new(ResponderConfig {
             port: *port,
             tcp: tcp(own),

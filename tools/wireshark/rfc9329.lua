@@ -24,6 +24,7 @@ local PREFIX_LEN = 6
 local p = Proto("rfc9329", "IKE and ESP over TCP (RFC 9329)")
 
 local types = {
+    prefix = "prefix",
     ike = "ike",
     esp = "esp",
     keepalive = "keepalive",
@@ -72,12 +73,45 @@ local function prefix_at(tvb, offset)
     return n == PREFIX_LEN, n < PREFIX_LEN
 end
 
--- Dissects one frame (or the prefix) at `offset`, all of whose octets are in `tvb`.
-local function dissect_frame(tvb, pinfo, tree, offset, len, is_prefix)
+local labels = {
+    prefix = "stream prefix (IKETCP)",
+    keepalive = "NAT-keepalive",
+    empty = "empty frame",
+    invalid = "invalid frame",
+}
+
+-- The Info column lists every frame of the segment: ISAKMP and ESP write their own text,
+-- each after a fence so that they do not erase the frames before them. TCP fences the column
+-- between the PDUs it hands over separately (after a reassembled one), so the first frame
+-- of a call adds a separator when the column already holds fenced text.
+local function info_start(pinfo, state)
+    if state.n == 0 then
+        pinfo.cols.info:set("") -- clears what TCP wrote, keeps fenced text
+        if tostring(pinfo.cols.info) ~= "" then
+            pinfo.cols.info:append(", ")
+            pinfo.cols.info:fence()
+        end
+    else
+        pinfo.cols.info:append(", ")
+        pinfo.cols.info:fence()
+    end
+    state.n = state.n + 1
+end
+
+local function info_label(pinfo, state, kind)
+    info_start(pinfo, state)
+    pinfo.cols.info:append("RFC 9329 " .. labels[kind])
+end
+
+-- Dissects one frame (or the prefix) at `offset`, all of whose `len` octets are in `tvb`.
+local function dissect_frame(tvb, pinfo, tree, offset, len, is_prefix, state)
     if is_prefix then
-        local t = tree:add(p, tvb:range(offset, PREFIX_LEN), "RFC 9329 stream prefix")
+        local t = tree:add(p, tvb:range(offset, PREFIX_LEN))
+        t:append_text(", stream prefix")
         t:add(f.prefix, tvb:range(offset, PREFIX_LEN))
-        return "prefix"
+        t:add(f.type, types.prefix):set_generated()
+        info_label(pinfo, state, "prefix")
+        return
     end
     local t = tree:add(p, tvb:range(offset, len))
     local lt = t:add(f.length, tvb:range(offset, 2))
@@ -86,53 +120,58 @@ local function dissect_frame(tvb, pinfo, tree, offset, len, is_prefix)
         t:add(f.type, types.empty):set_generated()
         t:add_proto_expert_info(ei.empty)
         t:append_text(", empty frame")
-        return "empty"
+        info_label(pinfo, state, "empty")
+        return
     end
     local body = tvb:range(offset + 2, n)
     if n == 1 and body:uint() == 0xff then
         t:add(f.type, types.keepalive):set_generated()
         t:add(f.keepalive, body)
         t:append_text(", NAT-keepalive")
-        return "keepalive"
+        info_label(pinfo, state, "keepalive")
+        return
     end
     if n <= 4 then
         t:add(f.type, types.invalid):set_generated()
         t:add(f.payload, body)
         lt:add_proto_expert_info(ei.short)
         t:append_text(", too short")
-        return "invalid"
+        info_label(pinfo, state, "invalid")
+        return
     end
+    state.sub = true
     if body:range(0, 4):uint() == 0 then
         t:add(f.type, types.ike):set_generated()
         t:add(f.marker, body:range(0, 4))
         t:append_text(", IKE, Length " .. len)
+        info_start(pinfo, state)
         isakmp:call(body:range(4):tvb(), pinfo, tree)
-        return "ike"
+        return
     end
     t:add(f.type, types.esp):set_generated()
     t:add(f.spi, body:range(0, 4))
     t:append_text(", ESP, Length " .. len)
+    info_start(pinfo, state)
     esp:call(body:tvb(), pinfo, tree)
-    return "esp"
 end
 
 -- TCP dissector with manual reassembly: every PDU is the prefix or a Length-prefixed frame.
 function p.dissector(tvb, pinfo, tree)
     local total = tvb:len()
     local offset = 0
-    local shown = {}
+    local state = { n = 0, sub = false }
     while offset < total do
         local avail = total - offset
         local is_prefix, partial = false, false
         if offset == 0 then
-            -- The prefix can only open the stream, so it only starts a TCP payload (or a
+            -- The prefix only opens the stream, so it can only start a TCP payload (or a
             -- reassembled one).
             is_prefix, partial = prefix_at(tvb, offset)
         end
         if partial then
             pinfo.desegment_offset = offset
             pinfo.desegment_len = PREFIX_LEN - avail
-            return total
+            break
         end
         local len
         if is_prefix then
@@ -141,7 +180,7 @@ function p.dissector(tvb, pinfo, tree)
             if avail < 2 then
                 pinfo.desegment_offset = offset
                 pinfo.desegment_len = DESEGMENT_ONE_MORE_SEGMENT
-                return total
+                break
             end
             len = tvb:range(offset, 2):uint()
             if len < 2 then
@@ -151,7 +190,7 @@ function p.dissector(tvb, pinfo, tree)
                 t:add(f.type, types.invalid):set_generated()
                 lt:add_proto_expert_info(ei.bad_length)
                 t:append_text(", invalid Length " .. len)
-                shown[#shown + 1] = "invalid"
+                info_label(pinfo, state, "invalid")
                 break
             end
             if avail < len then
@@ -160,15 +199,14 @@ function p.dissector(tvb, pinfo, tree)
                 break
             end
         end
-        shown[#shown + 1] = dissect_frame(tvb, pinfo, tree, offset, len, is_prefix)
+        dissect_frame(tvb, pinfo, tree, offset, len, is_prefix, state)
         offset = offset + len
     end
-    if #shown > 0 then
-        pinfo.cols.protocol:prepend("RFC9329/")
-        if shown[1] == "prefix" or shown[1] == "keepalive" or shown[1] == "empty"
-            or shown[1] == "invalid" then
-            -- ISAKMP/ESP set the Info column themselves; say what the others are.
-            pinfo.cols.info:prepend("[RFC 9329 " .. table.concat(shown, ", ") .. "] ")
+    if state.n > 0 then
+        if state.sub then
+            pinfo.cols.protocol:prepend("RFC9329/")
+        else
+            pinfo.cols.protocol:set("RFC9329")
         end
     end
     return total
