@@ -369,3 +369,308 @@ fn tshark_decrypts_ike_and_esp_with_the_key_directory() {
     assert!(tshark_count(&out, "ip.src == 10.10.0.10 && udp.srcport == 7") > 100);
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// The project's Wireshark Lua plugin for RFC 9329 (IKE and ESP over TCP).
+fn rfc9329_plugin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/wireshark/rfc9329.lua")
+}
+
+/// Runs tshark on `out/pcap/<capture>` with the RFC 9329 plugin, the run's key directory and
+/// IP and TCP checksum checks, plus `args`; returns standard output.
+fn tshark_rfc9329(out: &Path, capture: &str, args: &[&str]) -> String {
+    let plugin = rfc9329_plugin();
+    assert!(plugin.exists(), "{} missing", plugin.display());
+    let o = Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", out.join("wireshark"))
+        .arg("-X")
+        .arg(format!("lua_script:{}", plugin.display()))
+        .arg("-n")
+        .arg("-r")
+        .arg(out.join("pcap").join(capture))
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{capture}: {stderr}");
+    // A plugin that fails to load or run is reported on stderr, not as an exit status.
+    assert!(!stderr.contains("Lua"), "{capture}: {stderr}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Frames of one capture matching each display filter (one tshark pass: `-z io,stat`).
+fn tshark_rfc9329_counts(out: &Path, capture: &str, filters: &[&str]) -> Vec<usize> {
+    assert!(
+        filters.iter().all(|f| !f.contains(',')),
+        "io,stat splits on commas"
+    );
+    let stat = format!("io,stat,0,{}", filters.join(","));
+    let text = tshark_rfc9329(out, capture, &["-q", "-z", &stat]);
+    // The one data row: "|   0.0 <> 114.1 |     22 |  3934 |  ...": Frames, Bytes per filter.
+    let row = text
+        .lines()
+        .find(|l| l.contains("<>"))
+        .unwrap_or_else(|| panic!("{capture}: no io,stat row in {text}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let counts: Vec<usize> = (0..filters.len())
+        .map(|i| cells[2 + 2 * i].parse().unwrap())
+        .collect();
+    counts
+}
+
+/// `-T fields` rows of one capture for frames matching `filter`, each a list of fields whose
+/// repeated occurrences are comma-separated.
+fn tshark_rfc9329_fields(
+    out: &Path,
+    capture: &str,
+    filter: &str,
+    fields: &[&str],
+) -> Vec<Vec<String>> {
+    let mut args = vec!["-Y", filter, "-T", "fields"];
+    for f in fields {
+        args.extend_from_slice(&["-e", f]);
+    }
+    tshark_rfc9329(out, capture, &args)
+        .lines()
+        .map(|l| l.split('\t').map(str::to_owned).collect())
+        .collect()
+}
+
+/// SHA-1(SPIi | SPIr | IP | port) in hex (RFC 7296 §2.23), from the fields tshark prints.
+fn nat_detection_hash(spi_i: &str, spi_r: &str, ip: &str, port: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let hex = |s: &str| -> Vec<u8> {
+        assert_eq!(s.len(), 16, "SPI {s:?}");
+        (0..8)
+            .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    };
+    let mut data = hex(spi_i);
+    data.extend(hex(spi_r));
+    match ip.parse::<std::net::IpAddr>().unwrap() {
+        std::net::IpAddr::V4(a) => data.extend(a.octets()),
+        std::net::IpAddr::V6(a) => data.extend(a.octets()),
+    }
+    data.extend(port.parse::<u16>().unwrap().to_be_bytes());
+    Sha1::digest(&data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The NAT detection notifies of one IKE_SA_INIT message over TCP, and the hashes of the
+/// addresses and TCP ports of the packet that carries it.
+#[derive(Debug)]
+struct NatDetection {
+    frame: String,
+    /// SHA-1(SPIi | SPIr | source IP | source port), same with the destination.
+    computed: [String; 2],
+    /// The NAT_DETECTION_SOURCE_IP (16388) and NAT_DETECTION_DESTINATION_IP (16389) values.
+    sent: [Vec<String>; 2],
+}
+
+/// The IKE_SA_INIT messages over TCP matching `filter` in `capture`, with their NAT
+/// detection notifies and the hashes of what the capture shows.
+fn nat_detection_over_tcp(out: &Path, capture: &str, filter: &str) -> Vec<NatDetection> {
+    let rows = tshark_rfc9329_fields(
+        out,
+        capture,
+        &format!("rfc9329.type == \"ike\" && isakmp.exchangetype == 34 && {filter}"),
+        &[
+            "frame.number",
+            "ip.src",
+            "tcp.srcport",
+            "ip.dst",
+            "tcp.dstport",
+            "isakmp.ispi",
+            "isakmp.rspi",
+            "isakmp.notify.msgtype",
+            "isakmp.notify.data",
+        ],
+    );
+    rows.iter()
+        .map(|row| {
+            let [frame, src, sport, dst, dport, spi_i, spi_r, types, data] = row.as_slice() else {
+                panic!("{capture}: unexpected row {row:?}");
+            };
+            // One IKE message per frame: a second one would make the SPIs ambiguous.
+            assert!(!spi_i.contains(','), "{capture} #{frame}: {row:?}");
+            let types: Vec<&str> = types.split(',').collect();
+            let data: Vec<&str> = data.split(',').collect();
+            assert_eq!(types.len(), data.len(), "{capture} #{frame}: {row:?}");
+            let values = |t: &str| -> Vec<String> {
+                types
+                    .iter()
+                    .zip(&data)
+                    .filter(|(ty, _)| **ty == t)
+                    .map(|(_, d)| (*d).to_owned())
+                    .collect()
+            };
+            NatDetection {
+                frame: frame.clone(),
+                computed: [
+                    nat_detection_hash(spi_i, spi_r, src, sport),
+                    nat_detection_hash(spi_i, spi_r, dst, dport),
+                ],
+                sent: [values("16388"), values("16389")],
+            }
+        })
+        .collect()
+}
+
+/// Every NAT detection value of the IKE_SA_INIT messages over TCP matching `filter` equals
+/// the hash of the addresses and TCP ports seen in `capture`; returns how many messages.
+fn assert_nat_detection_over_tcp(out: &Path, capture: &str, filter: &str) -> usize {
+    let messages = nat_detection_over_tcp(out, capture, filter);
+    for m in &messages {
+        assert!(
+            !m.sent[0].is_empty() && m.sent[1].len() == 1,
+            "{capture} frame {}: {m:?}",
+            m.frame
+        );
+        for (sent, computed) in m.sent.iter().zip(&m.computed) {
+            assert!(
+                sent.iter().all(|v| v == computed),
+                "{capture} frame {}: {m:?}",
+                m.frame
+            );
+        }
+    }
+    messages.len()
+}
+
+/// The RFC 9329 capture check: `ikesim run experiments/scenarios/ike-tcp.toml --out DIR
+/// --pcap --keys`, decoded by tshark with the project's Lua plugin
+/// (`tools/wireshark/rfc9329.lua`) and the key directory, shows the prefix once at the start
+/// of each client-opened connection, every IKE message decrypted with correct integrity,
+/// every ESP packet with a good ICV, no malformed frames, and NAT_DETECTION values that
+/// equal SHA-1(SPIi | SPIr | IP | port) of the TCP addresses and ports seen in the capture
+/// of the sender's own link (before any NAT).
+#[test]
+fn tshark_decodes_rfc9329_streams_with_the_plugin() {
+    if !have_tshark() {
+        return;
+    }
+    let out = tempdir("tshark-rfc9329");
+    // The whole scenario (a fraction of a second even in debug): UDP blocked, fallback to
+    // TCP at about 11 s, Child SA rekeys, the reset connection re-opened at 50 s, IKE SA
+    // rekeys, Delete.
+    let o = ikesim(&[
+        "run",
+        "scenarios/ike-tcp.toml",
+        "--pcap",
+        "--keys",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    common::ok(&o);
+    let mut captures: Vec<String> = std::fs::read_dir(out.join("pcap"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    captures.sort();
+    // The clients' own links (client-N to the home NAT), inside the NAT.
+    let clients: Vec<&String> = captures
+        .iter()
+        .filter(|c| c.starts_with("client-"))
+        .collect();
+    assert_eq!(clients.len(), 2, "{captures:?}");
+
+    // Every capture: IKE decrypted with correct integrity, ESP with good ICVs, nothing
+    // malformed, no bad checksum, no Lua error (all expert errors).
+    let filters = [
+        "isakmp.enc.data",
+        "isakmp.enc.decrypted",
+        "isakmp.ikev2.integrity_checksum",
+        "esp",
+        "esp.icv_good == 1",
+        "_ws.malformed || _ws.expert.severity >= error",
+        "rfc9329.type == \"ike\"",
+        "rfc9329.type == \"invalid\"",
+    ];
+    let mut totals = [0; 8];
+    for capture in &captures {
+        let n = tshark_rfc9329_counts(&out, capture, &filters);
+        assert_eq!(
+            n[1], n[0],
+            "{capture}: every encrypted IKE message decrypts"
+        );
+        assert_eq!(n[2], 0, "{capture}: IKE integrity checksum incorrect");
+        assert_eq!(n[4], n[3], "{capture}: every ESP packet has a good ICV");
+        assert_eq!(n[5], 0, "{capture}: malformed frames or expert errors");
+        assert_eq!(n[7], 0, "{capture}: invalid RFC 9329 frames");
+        if clients.contains(&capture) {
+            assert!(n[6] > 10, "{capture}: IKE over TCP: {n:?}");
+            assert!(n[3] > 100, "{capture}: ESP over TCP: {n:?}");
+        }
+        for (t, v) in totals.iter_mut().zip(n) {
+            *t += v;
+        }
+    }
+    assert!(
+        totals[0] > 50,
+        "IKE_AUTH, rekeys, liveness checks and Deletes are encrypted: {totals:?}"
+    );
+
+    // The prefix: once per client-opened connection, its first payload octets, towards the
+    // TCP Responder.
+    let mut connections = 0;
+    for capture in &clients {
+        let syn = "tcp.flags.syn == 1 && tcp.flags.ack == 0 && tcp.dstport == 4500";
+        let mut opened: Vec<String> = tshark_rfc9329_fields(&out, capture, syn, &["tcp.stream"])
+            .into_iter()
+            .map(|r| r.concat())
+            .collect();
+        let prefixes = tshark_rfc9329_fields(
+            &out,
+            capture,
+            "rfc9329.prefix",
+            &["tcp.stream", "tcp.seq", "tcp.dstport", "rfc9329.prefix"],
+        );
+        let mut with_prefix = Vec::new();
+        for row in &prefixes {
+            assert_eq!(row[1..], ["1", "4500", "IKETCP"], "{capture}: {row:?}");
+            with_prefix.push(row[0].clone());
+        }
+        opened.sort();
+        with_prefix.sort();
+        assert!(!opened.is_empty(), "{capture}: no TCP connection");
+        assert_eq!(
+            with_prefix, opened,
+            "{capture}: streams with a prefix vs streams the client opened"
+        );
+        connections += opened.len();
+    }
+    assert!(
+        connections > clients.len(),
+        "the connection reset at 50 s is re-opened with a prefix: {connections}"
+    );
+
+    // NAT detection over TCP, checked on each sender's own link: the clients' requests
+    // inside the NAT, the gateway's responses on its link ("core" in the scenario).
+    for capture in &clients {
+        let n = assert_nat_detection_over_tcp(&out, capture, "isakmp.flag_r == 0");
+        assert!(n >= 1, "{capture}: no IKE_SA_INIT request over TCP");
+    }
+    let n = assert_nat_detection_over_tcp(&out, "core.pcap", "isakmp.flag_r == 1");
+    assert_eq!(
+        n,
+        clients.len(),
+        "one IKE_SA_INIT response over TCP per client"
+    );
+    // The check tells NATed addresses apart: past the home NAT (the access link) the
+    // requests' source no longer matches NAT_DETECTION_SOURCE_IP, their destination still
+    // matches NAT_DETECTION_DESTINATION_IP.
+    let past_nat = nat_detection_over_tcp(&out, "access.pcap", "isakmp.flag_r == 0");
+    assert_eq!(past_nat.len(), clients.len(), "{past_nat:?}");
+    for m in &past_nat {
+        assert!(!m.sent[0].contains(&m.computed[0]), "{m:?}");
+        assert_eq!(m.sent[1], [m.computed[1].clone()], "{m:?}");
+    }
+    std::fs::remove_dir_all(out).unwrap();
+}
