@@ -51,7 +51,8 @@ pub(super) struct TcpConn {
     pub(super) reconnect: bool,
     /// Close (FIN) once everything queued is written; input is ignored meanwhile.
     pub(super) closing: bool,
-    /// Frames that were neither valid IKE nor ESP of a known SA.
+    /// Consecutive frames that were neither valid IKE nor ESP of a known SA (RFC 9329
+    /// §6.1: a few unknown SPIs in a row are no reason to close; many are).
     pub(super) invalid: u32,
     /// Responder: a COOKIE answer went out and no IKE message followed yet.
     pub(super) cookie_pending: bool,
@@ -540,8 +541,8 @@ impl IkeDaemon {
         }
     }
 
-    /// A frame that is neither valid IKE nor ESP of a known SA; too many close the
-    /// connection (RFC 9329 §6.1).
+    /// A frame that is neither valid IKE nor ESP of a known SA; too many in a row close
+    /// the connection (RFC 9329 §6.1).
     fn note_invalid(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
         let Some(conn) = self.conns.get_mut(&id) else {
             return;
@@ -557,9 +558,11 @@ impl IkeDaemon {
     /// (RFC 9329 §6.1); a request of ours outstanding is resent on a new connection
     /// (§6.2).
     fn note_valid(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId, sa: SaId) {
-        let Some(role) = self.conns.get(&id).map(|c| c.role) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
+        conn.invalid = 0;
+        let role = conn.role;
         if role != Role::Responder {
             return;
         }
