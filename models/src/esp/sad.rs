@@ -39,8 +39,10 @@ pub enum EspSendError {
 /// The ESP SAs of one host.
 #[derive(Debug, Clone, Default)]
 pub struct Sad {
-    inbound: BTreeMap<u32, InboundSa>,
-    outbound: BTreeMap<SelectorId, OutboundSa>,
+    /// Both maps hold boxes: an SA holds its AES key schedule, and a B-tree moves its
+    /// values when a node gains an entry or splits (a gateway adds one per client).
+    inbound: BTreeMap<u32, Box<InboundSa>>,
+    outbound: BTreeMap<SelectorId, Box<OutboundSa>>,
     /// Counters of removed SAs, and drops that belong to no SA (unknown SPI, too short).
     base: EspCounters,
 }
@@ -57,7 +59,7 @@ impl Sad {
         if self.inbound.contains_key(&spi) {
             return Err(DuplicateSpi(spi));
         }
-        self.inbound.insert(spi, sa);
+        self.inbound.insert(spi, Box::new(sa));
         Ok(())
     }
 
@@ -76,7 +78,7 @@ impl Sad {
         selector: SelectorId,
         sa: OutboundSa,
     ) -> Option<EspCounters> {
-        let old = self.outbound.insert(selector, sa)?;
+        let old = self.outbound.insert(selector, Box::new(sa))?;
         self.base.merge(old.counters());
         Some(*old.counters())
     }
@@ -90,17 +92,17 @@ impl Sad {
 
     /// The inbound SA with this SPI.
     pub fn inbound(&self, spi: u32) -> Option<&InboundSa> {
-        self.inbound.get(&spi)
+        self.inbound.get(&spi).map(|sa| &**sa)
     }
 
     /// The outbound SA of `selector`.
     pub fn outbound(&self, selector: SelectorId) -> Option<&OutboundSa> {
-        self.outbound.get(&selector)
+        self.outbound.get(&selector).map(|sa| &**sa)
     }
 
     /// The outbound SA of `selector`, mutably (for RFC 6311 counter jumps).
     pub fn outbound_mut(&mut self, selector: SelectorId) -> Option<&mut OutboundSa> {
-        self.outbound.get_mut(&selector)
+        self.outbound.get_mut(&selector).map(|sa| &mut **sa)
     }
 
     /// Protects an inner IPv4 packet with the outbound SA of `selector`.

@@ -91,7 +91,10 @@ pub struct IkeEndpoint {
     /// order (style pitfall 12).
     seed_base: u64,
     rng: SimRng,
-    sas: BTreeMap<SaId, IkeSa>,
+    /// Boxed: an `IkeSa` is large, and a B-tree moves its values when a node gains an
+    /// entry or splits (inserting one SA per client was a visible share of the
+    /// establishment benchmark).
+    sas: BTreeMap<SaId, Box<IkeSa>>,
     by_spi: BTreeMap<u64, SaId>,
     spis_of: BTreeMap<SaId, Vec<u64>>,
     half_open: BTreeMap<(u64, Vec<u8>), SaId>,
@@ -269,12 +272,12 @@ impl IkeEndpoint {
 
     /// An SA, while it exists.
     pub fn sa(&self, id: SaId) -> Option<&IkeSa> {
-        self.sas.get(&id)
+        self.sas.get(&id).map(|sa| &**sa)
     }
 
     /// Every SA, in id order.
     pub fn sas(&self) -> impl Iterator<Item = (SaId, &IkeSa)> + '_ {
-        self.sas.iter().map(|(&id, sa)| (id, sa))
+        self.sas.iter().map(|(&id, sa)| (id, &**sa))
     }
 
     /// Responder SAs waiting for IKE_AUTH (RFC 7296 §2.6).
@@ -293,7 +296,7 @@ impl IkeEndpoint {
         let prefix = self.allocate_prefix();
         sa.esp_spis.set_prefix(prefix);
         self.prefixes.insert(id, prefix);
-        self.sas.insert(id, sa);
+        self.sas.insert(id, Box::new(sa));
         self.sync(now, id);
         id
     }
@@ -438,23 +441,37 @@ impl IkeEndpoint {
         while let Some(event) = sa.poll_event() {
             self.events.push_back((id, event));
         }
-        let spis: Vec<u64> = sa.local_spis().collect();
         let (half_open, closed) = (sa.is_half_open(), sa.is_closed());
         let deadline = if closed { None } else { sa.poll_timeout() };
-        if let Some(old) = self.deadline_of.remove(&id) {
-            self.deadlines.remove(&(old, id));
-        }
-        if let Some(t) = deadline {
-            self.deadlines.insert((t, id));
-            self.deadline_of.insert(id, t);
-        }
-        for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
-            if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
-                self.by_spi.remove(&spi);
+        // Most syncs (every message and timeout) change neither the deadline nor the SPIs:
+        // the indexes are only rewritten when they did (same result, no map churn and no
+        // SPI vector per sync).
+        if self.deadline_of.get(&id).copied() != deadline {
+            if let Some(old) = self.deadline_of.remove(&id) {
+                self.deadlines.remove(&(old, id));
+            }
+            if let Some(t) = deadline {
+                self.deadlines.insert((t, id));
+                self.deadline_of.insert(id, t);
             }
         }
-        for spi in spis {
-            self.by_spi.entry(spi).or_insert(id);
+        let unchanged = self
+            .spis_of
+            .get(&id)
+            .is_some_and(|old| old.iter().copied().eq(sa.local_spis()));
+        if !unchanged {
+            let spis: Vec<u64> = sa.local_spis().collect();
+            for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
+                if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
+                    self.by_spi.remove(&spi);
+                }
+            }
+        }
+        // Kept on every sync as before: an SPI another SA held first is claimed once freed.
+        if let Some(spis) = self.spis_of.get(&id) {
+            for &spi in spis {
+                self.by_spi.entry(spi).or_insert(id);
+            }
         }
         if !half_open && let Some(key) = self.half_open_key.remove(&id) {
             self.half_open.remove(&key);

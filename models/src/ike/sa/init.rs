@@ -33,6 +33,10 @@ pub(crate) struct InitSent {
     ni: Vec<u8>,
     /// Our DH secret for the group in KE.
     dh: DhSecret,
+    /// `dh`'s public value (the KE data), kept from [`DhGroup::generate`]: recomputing
+    /// it for every (re)sent request cost an X25519 base-point multiplication each time
+    /// (with a COOKIE round, three instead of the one `generate` needs).
+    dh_public: Vec<u8>,
     /// The responder's cookie, sent first in every retry.
     cookie: Option<Vec<u8>>,
     /// Corrective retries made (COOKIE, INVALID_KE).
@@ -190,10 +194,11 @@ impl IkeSa {
             .expect("IkeConfig needs a DH group");
         let spi_i = ike_spi(&mut rng);
         let ni = nonce(&mut rng);
-        let (dh, _) = group.generate(&mut rng);
+        let (dh, dh_public) = group.generate(&mut rng);
         let state = State::InitSent(Box::new(InitSent {
             ni,
             dh,
+            dh_public,
             cookie: None,
             retries: 0,
             last_error: None,
@@ -337,7 +342,7 @@ impl IkeSa {
         payloads.push(Payload::Sa(ike_offer(&self.config.dh_groups, None)));
         payloads.push(Payload::Ke(KePayload {
             group: init.dh.group().transform_id(),
-            data: init.dh.public_value(),
+            data: init.dh_public.clone(),
         }));
         payloads.push(Payload::Nonce(init.ni.clone()));
         payloads.extend(nat_detection(self.core.spi_i, 0, self.local, self.remote));
@@ -404,10 +409,11 @@ impl IkeSa {
                 self.fail(FailReason::NoProposalChosen);
                 return;
             };
-            let (dh, _) = group.generate(&mut self.rng);
+            let (dh, dh_public) = group.generate(&mut self.rng);
             self.retry_init(now, |init| {
                 let changed = init.dh.group() != group;
                 init.dh = dh;
+                init.dh_public = dh_public;
                 changed
             });
             return;
