@@ -145,6 +145,9 @@ pub struct IkeDaemon {
     sad: Sad,
     key_log: KeyLog,
     paths: BTreeMap<SaId, SaPath>,
+    /// The inner address each of our initiator SAs added to the host (RFC 7296 §2.19),
+    /// removed again when the SA ends.
+    inner_of: BTreeMap<SaId, Ipv4Addr>,
     /// Child SAs by inbound SPI.
     children: BTreeMap<u32, Child>,
     /// Outbound SAs by the remote selector they protect.
@@ -178,6 +181,7 @@ impl IkeDaemon {
             sad: Sad::new(),
             key_log: KeyLog::new(),
             paths: BTreeMap::new(),
+            inner_of: BTreeMap::new(),
             children: BTreeMap::new(),
             routes: PrefixTable::default(),
             selectors: BTreeMap::new(),
@@ -334,6 +338,9 @@ impl IkeDaemon {
     /// Responder closes it after the idle time if no other SA uses it.
     fn sa_ended(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId) {
         self.paths.remove(&sa);
+        if let Some(inner) = self.inner_of.remove(&sa) {
+            host.remove_address(inner);
+        }
         self.tcp_sas.remove(&sa);
         let Some(conn) = self.sa_conn.remove(&sa) else {
             return;
@@ -481,6 +488,7 @@ impl IkeDaemon {
         let initiator_inner = keys.inner_address.filter(|_| self.cfg.connect.is_some());
         if let Some(inner) = initiator_inner {
             host.add_address(inner);
+            self.inner_of.insert(sa, inner);
         }
         let mut selector = None;
         for ts in &keys.ts_remote {
