@@ -6,7 +6,9 @@
 //! §2.1 asks for more than SPIi and address), else a new SA, which under half-open load
 //! must first return a valid COOKIE (RFC 7296 §2.6). Cookies are stateless:
 //! `version | SHA-256(Ni | IPi | [port] | SPIi | secret)`, with a rotating secret whose
-//! previous version stays valid ([`crate::ike::crypto::CookieSecret`]).
+//! previous version stays valid ([`crate::ike::crypto::CookieSecret`]). With
+//! [`super::PuzzlePolicy`] every COOKIE answer also carries a client puzzle, and a retry
+//! needs a valid solution besides the cookie (RFC 8019 §7.1).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
@@ -15,6 +17,7 @@ use sim::{RootSeed, SimRng, SimTime, StreamKey};
 
 use super::ike_sa::Path;
 use super::init::{InitRefused, stateless_answer};
+use super::puzzle;
 use super::{AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, Transmit};
 use crate::ike::crypto::{CookieInput, CookieSecret};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
@@ -66,6 +69,13 @@ pub struct EndpointStats {
     pub cookies_sent: u64,
     /// Requests whose cookie did not verify (answered with a new cookie).
     pub cookies_invalid: u64,
+    /// COOKIE answers that also carried a PUZZLE (RFC 8019 §7.1.1).
+    pub puzzles_sent: u64,
+    /// Requests with a valid cookie whose puzzle solution was missing or wrong, answered
+    /// with COOKIE and PUZZLE again (RFC 8019 §7.1.4).
+    pub puzzles_failed: u64,
+    /// Requests whose puzzle solution verified.
+    pub puzzles_solved: u64,
     /// IKE_SA_INIT requests refused statelessly (NO_PROPOSAL_CHOSEN, INVALID_KE_PAYLOAD,
     /// UNSUPPORTED_CRITICAL_PAYLOAD).
     pub refused: u64,
@@ -368,8 +378,9 @@ impl IkeEndpoint {
         }
     }
 
-    /// Checks the COOKIE that must come first (RFC 7296 §2.6); answers with a fresh one
-    /// when it is missing or wrong.
+    /// Checks the COOKIE that must come first (RFC 7296 §2.6), and with a puzzle policy
+    /// the solution in PS (RFC 8019 §7.1.4: cookie first, then all four keys); answers
+    /// with a fresh cookie (and the puzzle) when either is missing or wrong.
     fn cookie_valid(&mut self, now: SimTime, path: Path, msg: &Message, ni: &[u8]) -> bool {
         self.rotate_secret(now);
         let input = CookieInput {
@@ -379,6 +390,7 @@ impl IkeEndpoint {
             spi_i: msg.spi_i,
         };
         let policy = self.config.half_open.cookie;
+        let puzzle = self.config.half_open.puzzle;
         let offered = match msg.payloads.first() {
             Some(Payload::Notify(n)) if n.ty == NotifyType::COOKIE => Some(&n.data),
             _ => None,
@@ -390,14 +402,33 @@ impl IkeEndpoint {
                 .flatten()
                 .find(|s| Some(s.version()) == version);
             if secret.is_some_and(|s| s.verify(cookie, policy, &input)) {
-                return true;
+                let Some(puzzle) = puzzle else {
+                    return true;
+                };
+                let solution = msg.payloads.iter().find_map(|p| match p {
+                    Payload::PuzzleSolution(keys) => Some(keys.as_slice()),
+                    _ => None,
+                });
+                if solution.is_some_and(|ps| {
+                    puzzle::verify(puzzle::PUZZLE_PRF, cookie, puzzle.difficulty, ps)
+                }) {
+                    self.stats.puzzles_solved += 1;
+                    return true;
+                }
+                self.stats.puzzles_failed += 1;
+            } else {
+                self.stats.cookies_invalid += 1;
             }
-            self.stats.cookies_invalid += 1;
         }
         let cookie = self.secret.cookie(policy, &input);
-        let notify = NotifyPayload::new(NotifyType::COOKIE, cookie);
+        let mut notifies = vec![NotifyPayload::new(NotifyType::COOKIE, cookie)];
+        if let Some(puzzle) = puzzle {
+            // RFC 8019 §7.1.1: `HDR, N(COOKIE), N(PUZZLE)`.
+            notifies.push(puzzle::puzzle_notify(puzzle.difficulty));
+            self.stats.puzzles_sent += 1;
+        }
         self.transmits
-            .push_back(stateless_answer(msg, path, notify));
+            .push_back(stateless_answer(msg, path, notifies));
         self.stats.cookies_sent += 1;
         false
     }

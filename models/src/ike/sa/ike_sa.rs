@@ -256,6 +256,7 @@ impl IkeSa {
                     }
                 }
                 Timer::Liveness => self.queue(Task::Liveness),
+                Timer::PuzzleSolved => self.on_puzzle_solved(now),
             }
         }
         self.rearm();

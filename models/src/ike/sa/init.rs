@@ -4,18 +4,21 @@
 //! N(NAT_DETECTION_DESTINATION_IP), [N(IKEV2_FRAGMENTATION_SUPPORTED)]`, retries with
 //! the cookie first (RFC 7296 §2.6) or with the group INVALID_KE_PAYLOAD names
 //! (RFC 7296 §1.2), Message ID 0 each time, and keeps the cookie across an INVALID_KE
-//! retry (RFC 7296 §2.6.1). The responder answers statelessly when it refuses, and
+//! retry (RFC 7296 §2.6.1). A COOKIE answer with a PUZZLE is solved first, the retry
+//! carrying PS after the cookie and leaving when the solving cost (in virtual time) is
+//! paid (RFC 8019 §7.1.2). The responder answers statelessly when it refuses, and
 //! otherwise creates a half-open SA. Both derive the keys (RFC 7296 §2.14) and compare the
 //! NAT-D hashes with the addresses the message actually used.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 
-use sim::{SimRng, SimTime};
+use sim::{SimDuration, SimRng, SimTime};
 
 use super::core::{Core, CoreKeys, Request};
 use super::ike_sa::{IkeSa, Path, Sel, State};
 use super::info::{error_notify, notify};
 use super::proposal::{PRF, check_answer, choose, ike_offer};
+use super::puzzle;
 use super::{FailReason, IkeConfig, IkeEvent, InitErrorAction, NAT_T_PORT, NatStatus, Transmit};
 use crate::esp::IkeSaKeys;
 use crate::ike::crypto::{self, DhGroup, DhSecret, nat_detection_hash};
@@ -39,6 +42,12 @@ pub(crate) struct InitSent {
     dh_public: Vec<u8>,
     /// The responder's cookie, sent first in every retry.
     cookie: Option<Vec<u8>>,
+    /// Our solution to the responder's puzzle (PS data), sent right after the cookie
+    /// (RFC 8019 §7.1.2).
+    puzzle_solution: Option<Vec<u8>>,
+    /// While "solving" a puzzle: when the retried request leaves (the solving cost in
+    /// virtual time).
+    pub(super) send_at: Option<SimTime>,
     /// Corrective retries made (COOKIE, INVALID_KE).
     retries: u32,
     /// An error notify seen and not acted on ([`InitErrorAction::Wait`]).
@@ -133,8 +142,12 @@ fn nat_status(payloads: &[Payload], spi_i: u64, spi_r: u64, path: Path) -> NatSt
     }
 }
 
-/// A stateless IKE_SA_INIT answer carrying one notify (RFC 7296 §2.6, §1.2).
-pub(super) fn stateless_answer(request: &Message, path: Path, notify: NotifyPayload) -> Transmit {
+/// A stateless IKE_SA_INIT answer carrying notifies (RFC 7296 §2.6, §1.2; RFC 8019 §7.1.1).
+pub(super) fn stateless_answer(
+    request: &Message,
+    path: Path,
+    notifies: Vec<NotifyPayload>,
+) -> Transmit {
     let answer = Message {
         spi_i: request.spi_i,
         spi_r: 0,
@@ -144,7 +157,7 @@ pub(super) fn stateless_answer(request: &Message, path: Path, notify: NotifyPayl
             response: true,
         },
         message_id: 0,
-        payloads: vec![Payload::Notify(notify)],
+        payloads: notifies.into_iter().map(Payload::Notify).collect(),
     };
     Transmit {
         bytes: answer.emit(),
@@ -200,6 +213,8 @@ impl IkeSa {
             dh,
             dh_public,
             cookie: None,
+            puzzle_solution: None,
+            send_at: None,
             retries: 0,
             last_error: None,
             request: Vec::new(),
@@ -247,7 +262,7 @@ impl IkeSa {
         let refuse = |ty, data| {
             Err(InitRefused::Answered(
                 ty,
-                stateless_answer(msg, path, NotifyPayload::new(ty, data)),
+                stateless_answer(msg, path, vec![NotifyPayload::new(ty, data)]),
             ))
         };
         if let Some(ty) = msg.unsupported_critical() {
@@ -338,6 +353,9 @@ impl IkeSa {
                 NotifyType::COOKIE,
                 cookie.clone(),
             )));
+            if let Some(keys) = &init.puzzle_solution {
+                payloads.push(Payload::PuzzleSolution(keys.clone()));
+            }
         }
         payloads.push(Payload::Sa(ike_offer(&self.config.dh_groups, None)));
         payloads.push(Payload::Ke(KePayload {
@@ -392,8 +410,24 @@ impl IkeSa {
         if let Some(cookie) = notify(payloads, NotifyType::COOKIE) {
             self.stats.cookies_received += 1;
             let cookie = cookie.data.clone();
-            self.retry_init(now, |init| {
+            // RFC 8019 §7.1.2: solve the puzzle if we can; with a PRF we lack (or a
+            // malformed PUZZLE) just return the cookie, like a legacy initiator.
+            let puzzle =
+                notify(payloads, NotifyType::PUZZLE).and_then(|n| puzzle::parse_puzzle(&n.data));
+            let (solution, delay) = match puzzle {
+                Some((prf, difficulty)) => {
+                    let (keys, attempts) = puzzle::solve(prf, &cookie, difficulty);
+                    let delay = self.puzzle_cost(attempts);
+                    self.stats.puzzles_solved += 1;
+                    self.stats.puzzle_attempts += attempts;
+                    self.stats.puzzle_time = self.stats.puzzle_time.saturating_add(delay);
+                    (Some(keys), delay)
+                }
+                None => (None, SimDuration::ZERO),
+            };
+            self.retry_init_after(now, delay, |init| {
                 init.cookie = Some(cookie);
+                init.puzzle_solution = solution;
                 true
             });
             return;
@@ -472,9 +506,27 @@ impl IkeSa {
         self.start_auth(now, request, raw.to_vec(), ni, nr.to_vec());
     }
 
+    /// The virtual time `attempts` PRF calls take at our hash rate (RFC 8019 §7.1.2).
+    fn puzzle_cost(&self, attempts: u64) -> SimDuration {
+        let rate = u128::from(self.config.puzzle_hash_rate_per_sec.max(1));
+        let nanos = u128::from(attempts) * 1_000_000_000 / rate;
+        SimDuration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+
     /// Applies `change` to the initiator state and sends IKE_SA_INIT again, if `change`
     /// returns true and the retry budget allows.
     fn retry_init(&mut self, now: SimTime, change: impl FnOnce(&mut InitSent) -> bool) {
+        self.retry_init_after(now, SimDuration::ZERO, change);
+    }
+
+    /// [`Self::retry_init`], with the retry leaving `delay` later (the time spent solving
+    /// a puzzle); nothing is outstanding meanwhile.
+    fn retry_init_after(
+        &mut self,
+        now: SimTime,
+        delay: SimDuration,
+        change: impl FnOnce(&mut InitSent) -> bool,
+    ) {
         let State::InitSent(init) = &mut self.state else {
             return;
         };
@@ -488,6 +540,23 @@ impl IkeSa {
             return;
         }
         self.core.outstanding = None;
+        if delay > SimDuration::ZERO {
+            init.send_at = Some(now.saturating_add(delay));
+            return;
+        }
+        init.send_at = None;
+        self.send_init_request(now);
+    }
+
+    /// The puzzle-solving delay is over: send the retried IKE_SA_INIT.
+    pub(super) fn on_puzzle_solved(&mut self, now: SimTime) {
+        let State::InitSent(init) = &mut self.state else {
+            return;
+        };
+        if init.send_at.is_none_or(|at| at > now) {
+            return;
+        }
+        init.send_at = None;
         self.send_init_request(now);
     }
 

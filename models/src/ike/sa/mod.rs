@@ -7,7 +7,8 @@
 //!   window size 1 with RFC 7296 §2.2 Message IDs, timer retransmission (or none, for
 //!   TCP), fragmentation (RFC 7383) and reassembly with limits.
 //! - [`IkeEndpoint`]: many SAs keyed by SPI (never by address, RFC 7296 §2.6), responder
-//!   SAs created on IKE_SA_INIT, stateless COOKIEs under half-open load.
+//!   SAs created on IKE_SA_INIT, stateless COOKIEs under half-open load, optionally with
+//!   an IKE_SA_INIT client puzzle (RFC 8019 §7.1; not the IKE_AUTH puzzle of §7.2).
 //! - [`policy`]: the typed knobs, compliant by default (DESIGN.md "Policies").
 //! - [`testing`]: a two-endpoint [`testing::Pair`] over a fake network.
 //!
@@ -38,6 +39,7 @@ mod info;
 mod init;
 pub mod policy;
 mod proposal;
+mod puzzle;
 mod receive;
 mod rekey;
 pub mod testing;
@@ -52,7 +54,7 @@ pub use self::ike_sa::IkeSa;
 pub use self::init::InitRefused;
 pub use self::policy::{
     AddressPool, FragmentationPolicy, HalfOpenPolicy, IkeConfig, InitErrorAction, InnerAddress,
-    Lifetimes, LivenessMode, LivenessPolicy, Retransmission, RetransmitPolicy,
+    Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission, RetransmitPolicy,
 };
 use crate::esp::{GcmKey, IkeSaKeys};
 use crate::ike::wire::{NotifyType, TrafficSelector};
@@ -232,6 +234,9 @@ impl Stats {
         self.reassembly_discarded += other.reassembly_discarded;
         self.cookies_received += other.cookies_received;
         self.invalid_ke_received += other.invalid_ke_received;
+        self.puzzles_solved += other.puzzles_solved;
+        self.puzzle_attempts += other.puzzle_attempts;
+        self.puzzle_time = self.puzzle_time.saturating_add(other.puzzle_time);
     }
 }
 
@@ -268,6 +273,13 @@ pub struct Stats {
     pub cookies_received: u64,
     /// INVALID_KE_PAYLOAD notifies received (initiator).
     pub invalid_ke_received: u64,
+    /// IKE_SA_INIT client puzzles solved (initiator, RFC 8019 §7.1.2).
+    pub puzzles_solved: u64,
+    /// PRF calls spent solving them.
+    pub puzzle_attempts: u64,
+    /// Virtual time charged for them (`attempts / IkeConfig::puzzle_hash_rate_per_sec`),
+    /// by which the retried IKE_SA_INIT requests were delayed.
+    pub puzzle_time: SimDuration,
     /// When IKE_AUTH completed.
     pub established_at: Option<SimTime>,
     /// How long establishment took (see [`IkeEvent::Established`]).

@@ -30,11 +30,14 @@ pub(crate) enum Timer {
     Deferred,
     /// A liveness check is due (RFC 7296 §2.4).
     Liveness,
+    /// The initiator has paid for its puzzle solution: the retried IKE_SA_INIT leaves
+    /// (RFC 8019 §7.1.2).
+    PuzzleSolved,
 }
 
 impl Timer {
     /// Every timer, in handling order.
-    pub(crate) const ALL: [Self; 8] = [
+    pub(crate) const ALL: [Self; 9] = [
         Self::Retransmit,
         Self::OldSa,
         Self::HalfOpen,
@@ -43,6 +46,7 @@ impl Timer {
         Self::IkeLifetime,
         Self::Deferred,
         Self::Liveness,
+        Self::PuzzleSolved,
     ];
 
     const fn index(self) -> usize {
@@ -158,6 +162,10 @@ impl IkeSa {
                 established.and_then(|_| self.deferred.iter().map(|(t, _)| *t).min())
             }
             Timer::Liveness => established.and_then(|_| self.liveness_deadline()),
+            Timer::PuzzleSolved => match &self.state {
+                State::InitSent(init) => init.send_at,
+                _ => None,
+            },
         }
     }
 
