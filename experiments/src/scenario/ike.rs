@@ -10,7 +10,7 @@ use models::ike::daemon::{
 };
 use models::ike::sa::{
     AddressPool, EndpointConfig, IkeConfig, InitErrorAction, InnerAddress, LivenessMode,
-    Retransmission,
+    PuzzlePolicy, Retransmission,
 };
 use models::ike::wire::{IdPayload, TrafficSelector};
 use models::ip::Prefix;
@@ -100,6 +100,13 @@ pub struct IkeSpec {
     /// Responder: demand COOKIEs above this many half-open SAs.
     #[serde(default)]
     pub cookie_threshold: Option<usize>,
+    /// Responder: with every COOKIE, demand an RFC 8019 puzzle of this many zero bits.
+    #[serde(default)]
+    pub puzzle_difficulty: Option<u8>,
+    /// Initiator: PRF computations per second when solving puzzles, which sets how much
+    /// virtual time a solution costs (default 1,000,000).
+    #[serde(default)]
+    pub puzzle_hash_rate: Option<u64>,
     /// Responder: put the initiator's port into the cookie (RFC 9329 §6.3 says not to:
     /// a retry on a new TCP connection then fails the check). Default false.
     #[serde(default)]
@@ -350,6 +357,15 @@ impl IkeSpec {
             }
             c.fragmentation.fragment_size = f;
         }
+        if let Some(rate) = self.puzzle_hash_rate {
+            if rate == 0 {
+                return Err("ike.puzzle_hash_rate: must be above 0".into());
+            }
+            c.puzzle_hash_rate_per_sec = rate;
+        }
+        if self.puzzle_difficulty.is_some_and(|d| d > 24) {
+            return Err("ike.puzzle_difficulty: at most 24 bits (the search really runs)".into());
+        }
         let endpoint = match self.role {
             IkeRole::Initiator => EndpointConfig::initiator(),
             IkeRole::Responder => {
@@ -361,6 +377,10 @@ impl IkeSpec {
                 if let Some(t) = self.cookie_threshold {
                     e.half_open.cookie_threshold = t;
                 }
+                e.half_open.puzzle = self.puzzle_difficulty.map(|difficulty| PuzzlePolicy {
+                    difficulty,
+                    hash_rate_per_sec: self.puzzle_hash_rate.unwrap_or(1_000_000),
+                });
                 e.half_open.cookie.include_port = self.cookie_includes_port;
                 e
             }

@@ -307,7 +307,7 @@ pub enum AppSpec {
         port: u16,
     },
     /// An IKEv2 daemon with the ESP data plane (see `models::ike::daemon`).
-    Ike(IkeSpec),
+    Ike(Box<IkeSpec>),
 }
 
 fn ping_size() -> usize {

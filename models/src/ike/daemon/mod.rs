@@ -795,6 +795,14 @@ impl App for IkeDaemon {
         m.add("ike_exchanges_failed", totals.exchanges_failed);
         m.add("ike_duplicate_requests", totals.responses_resent);
         m.add("ike_dropped_integrity", totals.dropped_integrity);
+        m.add("ike_cookies_received", totals.cookies_received);
+        m.add("ike_puzzles_solved", totals.puzzles_solved);
+        m.add("ike_puzzle_attempts", totals.puzzle_attempts);
+        m.add("ike_puzzle_time_ns", totals.puzzle_time.as_nanos());
+        let e = endpoint.stats();
+        m.add("ike_cookies_sent", e.cookies_sent);
+        m.add("ike_puzzles_sent", e.puzzles_sent);
+        m.add("ike_puzzles_failed", e.puzzles_failed);
         let c = self.sad.counters();
         m.add("esp_replay_drops", c.drops.get(EspDropReason::Replay));
     }
