@@ -14,14 +14,13 @@ mod ike_tcp_harness;
 
 use std::net::SocketAddrV4;
 
-use ike_tcp_harness::{CLIENT, GATEWAY, GATEWAY_INNER, SERVER, Setup, ms, secs};
-use models::ike::daemon::{Connect, IkeCommand, IkeDaemon, IkeDaemonConfig, TransportPolicy};
-use models::ike::sa::EndpointConfig;
-use models::ip::{App, Host, HostConfig, Prefix, Route, RoutingTable};
+use ike_tcp_harness::{SERVER, ms, secs};
+use models::ike::daemon::{IkeCommand, IkeDaemon, TransportPolicy};
+use models::ip::Host;
 use models::tcp::TcpConfig;
 use models::traffic::Start;
-use models::traffic::datagram::{UdpEcho, UdpPinger, UdpPingerConfig};
-use sim::{Action, IfaceId, LinkParams, Metric, NodeId, SimDuration, SimTime, Simulation};
+use models::traffic::datagram::{UdpPinger, UdpPingerConfig};
+use sim::{Action, LinkParams, Metric, NodeId, SimDuration, SimTime, Simulation};
 
 /// The bottleneck between client and gateway, both ways.
 const WAN_BPS: u64 = 1_000_000;
@@ -37,7 +36,6 @@ struct Lab {
 impl Lab {
     /// Both ends use a TCP send buffer of `send_buffer` bytes.
     fn new(send_buffer: usize) -> Self {
-        let setup = Setup::new(TransportPolicy::tcp_only());
         let tcp = TcpConfig {
             send_buffer,
             ..TcpConfig::default()
@@ -50,18 +48,6 @@ impl Lab {
             tcp,
             ..TransportPolicy::default()
         };
-        let mut sim = Simulation::new(1);
-        let client_daemon = IkeDaemon::new(IkeDaemonConfig {
-            endpoint: EndpointConfig::initiator(),
-            connect: Some(Connect {
-                peer: GATEWAY,
-                config: setup.client_ike.clone(),
-                start: Start::At(ms(100)),
-            }),
-            nat_keepalive: None,
-            replay_window: models::esp::ReplayWindowSize::DEFAULT,
-        })
-        .with_transport(client_policy);
         let pinger = UdpPinger::new(UdpPingerConfig {
             to: SocketAddrV4::new(SERVER, 7),
             port: 40000,
@@ -70,62 +56,15 @@ impl Lab {
             start: Start::At(secs(2)),
             stop: Some(ms(3500)),
         });
-        let mut client_apps: Option<Vec<Box<dyn App>>> =
-            Some(vec![Box::new(client_daemon), Box::new(pinger)]);
-        let client = sim
-            .add_node(
-                "client",
-                Box::new(move |_| {
-                    Box::new(Host::new(
-                        host_cfg(vec![CLIENT], RoutingTable::new(), false),
-                        client_apps.take().unwrap_or_default(),
-                    ))
-                }),
-            )
-            .unwrap();
-        let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
-            endpoint: setup.gateway_endpoint.clone(),
-            connect: None,
-            nat_keepalive: None,
-            replay_window: models::esp::ReplayWindowSize::DEFAULT,
-        })
-        .with_transport(gateway_policy);
-        let mut gw_apps: Option<Vec<Box<dyn App>>> = Some(vec![Box::new(gateway_daemon)]);
-        let mut gw_routes = RoutingTable::new();
-        gw_routes.insert(
-            "10.10.0.0/24".parse::<Prefix>().unwrap(),
-            Route { iface: IfaceId(1) },
-        );
-        gw_routes.insert(
-            "0.0.0.0/0".parse::<Prefix>().unwrap(),
-            Route { iface: IfaceId(0) },
-        );
-        let gateway = sim
-            .add_node(
-                "gateway",
-                Box::new(move |_| {
-                    Box::new(Host::new(
-                        host_cfg(vec![GATEWAY, GATEWAY_INNER], gw_routes.clone(), true),
-                        gw_apps.take().unwrap_or_default(),
-                    ))
-                }),
-            )
-            .unwrap();
-        let server = sim
-            .add_node(
-                "server",
-                Box::new(|_| {
-                    Box::new(Host::new(
-                        host_cfg(vec![SERVER], RoutingTable::new(), false),
-                        vec![Box::new(UdpEcho::new(7))],
-                    ))
-                }),
-            )
-            .unwrap();
         let wan = LinkParams::new().delay(ms(10)).rate_bps(WAN_BPS);
-        sim.connect_sym("wan", client, gateway, wan).unwrap();
         let lan = LinkParams::new().delay(ms(1)).rate_bps(100_000_000);
-        sim.connect_sym("lan", gateway, server, lan).unwrap();
+        let (sim, client, gateway) = ike_tcp_harness::direct(
+            client_policy,
+            gateway_policy,
+            vec![Box::new(pinger)],
+            wan,
+            lan,
+        );
         let mut lab = Self {
             sim,
             client,
@@ -214,15 +153,6 @@ impl Lab {
             .unwrap()
             .sa_totals()
             .requests_sent
-    }
-}
-
-fn host_cfg(addresses: Vec<std::net::Ipv4Addr>, routes: RoutingTable, fwd: bool) -> HostConfig {
-    HostConfig {
-        addresses,
-        routes,
-        ttl: 64,
-        forwarding: fwd,
     }
 }
 

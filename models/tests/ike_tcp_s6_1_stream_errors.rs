@@ -21,14 +21,13 @@ mod ike_tcp_harness;
 use std::any::Any;
 use std::net::SocketAddrV4;
 
-use ike_tcp_harness::{CLIENT, GATEWAY, GATEWAY_INNER, SERVER, Setup, ms, secs};
-use models::ike::daemon::{Connect, IkeDaemon, IkeDaemonConfig, TransportPolicy};
-use models::ike::sa::EndpointConfig;
-use models::ip::{App, ConnId, Host, HostConfig, HostCtx, Prefix, Route, RoutingTable};
+use ike_tcp_harness::{GATEWAY, SERVER, Setup, ms, secs};
+use models::ike::daemon::{IkeDaemon, TransportPolicy};
+use models::ip::{App, ConnId, Host, HostCtx};
 use models::middlebox::OnPathCommand;
 use models::tcp::{Event, TcpConfig};
 use models::traffic::Start;
-use models::traffic::datagram::{UdpEcho, UdpPinger, UdpPingerConfig};
+use models::traffic::datagram::{UdpPinger, UdpPingerConfig};
 use models::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr};
 use sim::{Action, Direction, IfaceId, LinkParams, NodeId, SimDuration, SimTime, Simulation};
 
@@ -207,19 +206,6 @@ struct Lab {
 
 impl Lab {
     fn new(gateway_policy: TransportPolicy) -> Self {
-        let setup = Setup::new(TransportPolicy::tcp_only());
-        let mut sim = Simulation::new(1);
-        let client_daemon = IkeDaemon::new(IkeDaemonConfig {
-            endpoint: EndpointConfig::initiator(),
-            connect: Some(Connect {
-                peer: GATEWAY,
-                config: setup.client_ike.clone(),
-                start: Start::At(ms(100)),
-            }),
-            nat_keepalive: None,
-            replay_window: models::esp::ReplayWindowSize::DEFAULT,
-        })
-        .with_transport(TransportPolicy::tcp_only());
         let pinger = UdpPinger::new(UdpPingerConfig {
             to: SocketAddrV4::new(SERVER, 7),
             port: 40000,
@@ -228,64 +214,14 @@ impl Lab {
             start: Start::At(secs(1)),
             stop: None,
         });
-        let mut client_apps: Option<Vec<Box<dyn App>>> = Some(vec![
-            Box::new(client_daemon),
-            Box::new(pinger),
-            Box::new(Crafter::default()),
-        ]);
-        let client = sim
-            .add_node(
-                "client",
-                Box::new(move |_| {
-                    Box::new(Host::new(
-                        host_cfg(vec![CLIENT], RoutingTable::new(), false),
-                        client_apps.take().unwrap_or_default(),
-                    ))
-                }),
-            )
-            .unwrap();
-        let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
-            endpoint: setup.gateway_endpoint.clone(),
-            connect: None,
-            nat_keepalive: None,
-            replay_window: models::esp::ReplayWindowSize::DEFAULT,
-        })
-        .with_transport(gateway_policy);
-        let mut gw_apps: Option<Vec<Box<dyn App>>> = Some(vec![Box::new(gateway_daemon)]);
-        let mut gw_routes = RoutingTable::new();
-        gw_routes.insert(
-            "10.10.0.0/24".parse::<Prefix>().unwrap(),
-            Route { iface: IfaceId(1) },
-        );
-        gw_routes.insert(
-            "0.0.0.0/0".parse::<Prefix>().unwrap(),
-            Route { iface: IfaceId(0) },
-        );
-        let gateway = sim
-            .add_node(
-                "gateway",
-                Box::new(move |_| {
-                    Box::new(Host::new(
-                        host_cfg(vec![GATEWAY, GATEWAY_INNER], gw_routes.clone(), true),
-                        gw_apps.take().unwrap_or_default(),
-                    ))
-                }),
-            )
-            .unwrap();
-        let server = sim
-            .add_node(
-                "server",
-                Box::new(|_| {
-                    Box::new(Host::new(
-                        host_cfg(vec![SERVER], RoutingTable::new(), false),
-                        vec![Box::new(UdpEcho::new(7))],
-                    ))
-                }),
-            )
-            .unwrap();
         let p = LinkParams::new().delay(ms(5)).rate_bps(100_000_000);
-        sim.connect_sym("wan", client, gateway, p.clone()).unwrap();
-        sim.connect_sym("lan", gateway, server, p).unwrap();
+        let (sim, client, gateway) = ike_tcp_harness::direct(
+            TransportPolicy::tcp_only(),
+            gateway_policy,
+            vec![Box::new(pinger), Box::new(Crafter::default())],
+            p.clone(),
+            p,
+        );
         Self {
             sim,
             client,
@@ -352,15 +288,6 @@ impl Lab {
         assert_eq!(self.counter(self.client, "ike_established"), 1);
         assert_eq!(self.counter(self.client, "tcp_reconnections"), 0);
         assert_eq!(self.counter(self.client, "ike_failed"), 0);
-    }
-}
-
-fn host_cfg(addresses: Vec<std::net::Ipv4Addr>, routes: RoutingTable, fwd: bool) -> HostConfig {
-    HostConfig {
-        addresses,
-        routes,
-        ttl: 64,
-        forwarding: fwd,
     }
 }
 

@@ -299,3 +299,89 @@ impl Net {
         (all, up)
     }
 }
+
+/// A direct client -- gateway -- server network (no NAT, firewall or on-path node), for tests
+/// that craft traffic of their own: the client runs an IKE initiator over `client_policy`
+/// followed by `client_apps`, the gateway a responder over `gateway_policy` and forwards to
+/// the server (UDP echo on port 7). Returns the simulation, the client and the gateway.
+pub fn direct(
+    client_policy: TransportPolicy,
+    gateway_policy: TransportPolicy,
+    client_apps: Vec<Box<dyn models::ip::App>>,
+    wan: LinkParams,
+    lan: LinkParams,
+) -> (Simulation, NodeId, NodeId) {
+    let setup = Setup::new(TransportPolicy::tcp_only());
+    let mut sim = Simulation::new(1);
+    let client_daemon = IkeDaemon::new(IkeDaemonConfig {
+        endpoint: EndpointConfig::initiator(),
+        connect: Some(Connect {
+            peer: GATEWAY,
+            config: setup.client_ike.clone(),
+            start: Start::At(ms(100)),
+        }),
+        nat_keepalive: None,
+        replay_window: models::esp::ReplayWindowSize::DEFAULT,
+    })
+    .with_transport(client_policy);
+    let mut apps: Vec<Box<dyn models::ip::App>> = vec![Box::new(client_daemon)];
+    apps.extend(client_apps);
+    let mut apps = Some(apps);
+    let client = sim
+        .add_node(
+            "client",
+            Box::new(move |_| {
+                Box::new(Host::new(
+                    host_cfg(vec![CLIENT], RoutingTable::new()),
+                    apps.take().unwrap_or_default(),
+                ))
+            }),
+        )
+        .unwrap();
+    let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
+        endpoint: setup.gateway_endpoint.clone(),
+        connect: None,
+        nat_keepalive: None,
+        replay_window: models::esp::ReplayWindowSize::DEFAULT,
+    })
+    .with_transport(gateway_policy);
+    let mut gw_apps: Option<Vec<Box<dyn models::ip::App>>> = Some(vec![Box::new(gateway_daemon)]);
+    let mut routes = RoutingTable::new();
+    routes.insert(
+        "10.10.0.0/24".parse::<Prefix>().unwrap(),
+        Route { iface: IfaceId(1) },
+    );
+    routes.insert(
+        "0.0.0.0/0".parse::<Prefix>().unwrap(),
+        Route { iface: IfaceId(0) },
+    );
+    let gw_cfg = HostConfig {
+        forwarding: true,
+        ..host_cfg(vec![GATEWAY, GATEWAY_INNER], routes)
+    };
+    let gateway = sim
+        .add_node(
+            "gateway",
+            Box::new(move |_| {
+                Box::new(Host::new(
+                    gw_cfg.clone(),
+                    gw_apps.take().unwrap_or_default(),
+                ))
+            }),
+        )
+        .unwrap();
+    let server = sim
+        .add_node(
+            "server",
+            Box::new(|_| {
+                Box::new(Host::new(
+                    host_cfg(vec![SERVER], RoutingTable::new()),
+                    vec![Box::new(UdpEcho::new(7))],
+                ))
+            }),
+        )
+        .unwrap();
+    sim.connect_sym("wan", client, gateway, wan).unwrap();
+    sim.connect_sym("lan", gateway, server, lan).unwrap();
+    (sim, client, gateway)
+}
