@@ -1,8 +1,11 @@
 //! Turning a validated scenario into a ready-to-run [`Simulation`].
 
+use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
+use std::rc::Rc;
 
-use models::ike::daemon::{IkeCommand, IkeDaemon};
+use models::cluster::{Cluster, ClusterCommand, ClusterSwitch, HaPolicy, new_cluster};
+use models::ike::daemon::{HaMember, IkeCommand, IkeDaemon};
 use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
@@ -35,9 +38,33 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             .unwrap_or(defaults.max_events_per_instant),
     });
     let topo = &loaded.topology;
+    let mut clusters = BTreeMap::new();
+    for spec in &topo.nodes {
+        if let NodeSpec::Cluster(c) = spec {
+            let policy = c.policy().expect("validated: cluster settings");
+            clusters
+                .entry(c.cluster.clone())
+                .or_insert_with(|| (new_cluster(), policy));
+        }
+    }
     for (i, (spec, routes)) in topo.nodes.iter().zip(&topo.routes).enumerate() {
-        sim.add_node(spec.name(), factory(spec, routes, &s.tcp, topo, i))
-            .expect("validated: node names are unique");
+        let ha = topo.members.get(spec.name()).map(|(cluster, m)| {
+            let (handle, policy) = &clusters[cluster];
+            Ha {
+                cluster: Rc::clone(handle),
+                index: *m,
+                policy: *policy,
+            }
+        });
+        let switch = match spec {
+            NodeSpec::Cluster(c) => Some(Rc::clone(&clusters[&c.cluster].0)),
+            _ => None,
+        };
+        sim.add_node(
+            spec.name(),
+            factory(spec, routes, &s.tcp, topo, i, ha, switch),
+        )
+        .expect("validated: node names are unique");
     }
     let node = |sim: &Simulation, name: &str| sim.node_id(name).expect("validated: node exists");
     for l in &topo.links {
@@ -57,7 +84,14 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
         let action = match a {
             ActionSpec::LinkDown { link: l, .. } => Action::LinkDown(link(&sim, l)),
             ActionSpec::LinkUp { link: l, .. } => Action::LinkUp(link(&sim, l)),
-            ActionSpec::Crash { node: n, .. } => Action::Crash(node(&sim, n)),
+            ActionSpec::Crash { node: n, .. } => {
+                if let Some((cluster, m)) = topo.members.get(n) {
+                    // The switch notes the failure time for the members' outage metrics.
+                    let notice = custom(&sim, cluster, Box::new(ClusterCommand::MemberFailed(*m)));
+                    sim.schedule(at, notice);
+                }
+                Action::Crash(node(&sim, n))
+            }
             ActionSpec::Restart { node: n, .. } => Action::Restart(node(&sim, n)),
             ActionSpec::NatReboot { node: n, .. } => custom(&sim, n, Box::new(NatCommand::Reboot)),
             ActionSpec::IkeDelete { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::Delete)),
@@ -151,14 +185,29 @@ pub fn captured_links(loaded: &Loaded, sim: &Simulation) -> Vec<LinkId> {
         .collect()
 }
 
+/// A cluster member's membership, for its IKE daemon.
+#[derive(Clone)]
+struct Ha {
+    cluster: Cluster,
+    index: usize,
+    policy: HaPolicy,
+}
+
 fn factory(
     spec: &NodeSpec,
     routes: &RoutingTable,
     tcp: &TcpSpec,
     topo: &Topology,
     index: usize,
+    ha: Option<Ha>,
+    switch: Option<Cluster>,
 ) -> NodeFactory {
     match spec.clone() {
+        NodeSpec::Cluster(c) => {
+            let cluster = switch.expect("a cluster node has its state");
+            let members = c.members as usize;
+            Box::new(move |_| Box::new(ClusterSwitch::new(Rc::clone(&cluster), members)))
+        }
         NodeSpec::Nat(nat) => {
             let last = IfaceId(topo.ifaces[index].len() as u32 - 1);
             let outside = nat
@@ -189,7 +238,10 @@ fn factory(
             let tcp = tcp.clone();
             let first = cfg.addresses.first().copied();
             Box::new(move |_| {
-                let apps = apps.iter().map(|a| app(a, &tcp, first)).collect();
+                let apps = apps
+                    .iter()
+                    .map(|a| app(a, &tcp, first, ha.clone()))
+                    .collect();
                 Box::new(Host::new(cfg.clone(), apps))
             })
         }
@@ -235,7 +287,12 @@ fn factory(
 }
 
 /// Builds one application; its TCP settings are its own over the scenario's.
-fn app(spec: &AppSpec, base: &TcpSpec, address: Option<std::net::Ipv4Addr>) -> Box<dyn App> {
+fn app(
+    spec: &AppSpec,
+    base: &TcpSpec,
+    address: Option<std::net::Ipv4Addr>,
+    ha: Option<Ha>,
+) -> Box<dyn App> {
     let tcp = |own: &TcpSpec| own.over(base).config().expect("validated: TCP settings");
     match spec {
         AppSpec::BulkSend {
@@ -288,10 +345,12 @@ fn app(spec: &AppSpec, base: &TcpSpec, address: Option<std::net::Ipv4Addr>) -> B
             // The scenario's [tcp] settings apply to the daemon's TCP connections too.
             let mut transport = ike.transport().expect("validated: IKE transport");
             transport.tcp = tcp(&TcpSpec::default());
-            Box::new(
-                IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
-                    .with_transport(transport),
-            )
+            let daemon = IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
+                .with_transport(transport);
+            Box::new(match ha {
+                Some(h) => daemon.with_ha(HaMember::new(h.cluster, h.index, h.policy)),
+                None => daemon,
+            })
         }
         AppSpec::Responder { port, tcp: own } => Box::new(Responder::new(ResponderConfig {
             port: *port,

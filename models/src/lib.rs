@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod esp;
 pub mod ike;
 pub mod ip;

@@ -70,9 +70,17 @@ pub struct IkeSpec {
     /// Liveness check after this much silence (default 30 s); `"0s"` disables it.
     #[serde(default)]
     pub liveness_interval: Option<Dur>,
-    /// `on-demand` (default) or `periodic`.
+    /// `on-demand` (default, RFC 7296 §2.4), `periodic` (RFC 9329 §7.4 towards an HA
+    /// cluster), or `tcp-keepalive` (no IKE liveness checks; TCP keepalive probes on the
+    /// RFC 9329 connection every `liveness_interval` of silence instead).
     #[serde(default)]
     pub liveness_mode: Option<String>,
+    /// Announce RFC 6311 IKEV2_MESSAGE_ID_SYNC_SUPPORTED in IKE_AUTH (default true).
+    #[serde(default)]
+    pub ha_message_id_sync: Option<bool>,
+    /// Announce RFC 6311 IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED in IKE_AUTH (default true).
+    #[serde(default)]
+    pub ha_replay_counter_sync: Option<bool>,
     /// Child SA rekey time (soft lifetime).
     #[serde(default)]
     pub child_rekey: Option<Dur>,
@@ -255,6 +263,17 @@ impl IkeSpec {
         };
         t.fragment = self.tcp_fragment;
         t.keepalives = self.tcp_keepalives;
+        if self.liveness_mode.as_deref() == Some("tcp-keepalive") {
+            // RFC 9329 §6.7: TCP keepalives may be used, but are no proof of IKE liveness.
+            let idle = self
+                .liveness_interval
+                .map_or(sim::SimDuration::from_secs(30), |d| d.0);
+            t.tcp_keepalive = Some(models::tcp::Keepalive {
+                idle,
+                interval: idle,
+                count: 3,
+            });
+        }
         t.init_error = match self.tcp_init_error {
             None | Some(InitErrorKey::Immediate) => InitErrorAction::Immediate,
             Some(InitErrorKey::Wait) => InitErrorAction::Wait,
@@ -328,12 +347,22 @@ impl IkeSpec {
         c.liveness.mode = match self.liveness_mode.as_deref() {
             None | Some("on-demand") => LivenessMode::OnDemand,
             Some("periodic") => LivenessMode::Periodic,
+            Some("tcp-keepalive") => {
+                c.liveness.interval = None;
+                LivenessMode::OnDemand
+            }
             Some(other) => {
                 return Err(format!(
-                    "ike.liveness_mode: expected on-demand or periodic, got {other:?}"
+                    "ike.liveness_mode: expected on-demand, periodic or tcp-keepalive, got {other:?}"
                 ));
             }
         };
+        if let Some(on) = self.ha_message_id_sync {
+            c.ha_sync.message_id = on;
+        }
+        if let Some(on) = self.ha_replay_counter_sync {
+            c.ha_sync.replay_counter = on;
+        }
         let l = &mut c.lifetimes;
         for (slot, v) in [
             (&mut l.child_soft, self.child_rekey),

@@ -47,7 +47,7 @@ pub use self::actions::{ActionSpec, DirChoice};
 pub use self::ike::{IkeRole, IkeSpec};
 pub use self::links::{DirSpec, GilbertSpec, LinkSpec};
 pub use self::middle::{FilterSpec, NatSpec, RuleSpec, firewall_config};
-pub use self::nodes::{AppSpec, NodeSpec, StartSpec, StaticRoute, TcpSpec, Uplink};
+pub use self::nodes::{AppSpec, ClusterSpec, NodeSpec, StartSpec, StaticRoute, TcpSpec, Uplink};
 pub use self::topology::Topology;
 use crate::overrides;
 use crate::units::Dur;

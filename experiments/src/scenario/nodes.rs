@@ -108,6 +108,98 @@ pub enum NodeSpec {
         /// Unique node name.
         name: String,
     },
+    /// An HA gateway cluster (`models::cluster`): `members` identical gateway hosts
+    /// `<name>-0`, `<name>-1`, ... behind one switch called `<name>`, which the
+    /// scenario's links attach to. Every member has `addresses` (one per link of the
+    /// cluster: the virtual IPs) and `apps`; one member is active at a time.
+    Cluster(Box<ClusterSpec>),
+}
+
+/// The keys of a `cluster` node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Unique node name (the switch); members are `<name>-<i>`.
+    pub name: String,
+    /// How many gateways. Default 2.
+    #[serde(default = "two")]
+    pub members: u32,
+    /// The virtual addresses, one per link of the cluster, in link order.
+    pub addresses: Vec<Ipv4Addr>,
+    /// Forward decapsulated traffic to the networks behind the cluster. Default true.
+    #[serde(default = "yes")]
+    pub forwarding: bool,
+    /// The applications of every member (an `ike` responder, usually).
+    #[serde(default)]
+    pub apps: Vec<AppSpec>,
+    /// The active member copies its SA state this often. Default 1s.
+    #[serde(default)]
+    pub sync_interval: Option<Dur>,
+    /// A copy is usable this long after it was taken. Default 0s.
+    #[serde(default)]
+    pub replication_lag: Option<Dur>,
+    /// Heartbeat period. Default 1s.
+    #[serde(default)]
+    pub heartbeat: Option<Dur>,
+    /// A standby declares the active member dead after this long. Default 3s.
+    #[serde(default)]
+    pub dead_interval: Option<Dur>,
+    /// From detection to serving the virtual IP. Default 1s.
+    #[serde(default)]
+    pub takeover_delay: Option<Dur>,
+    /// Restored SAs not synchronised with their peer by then are deleted. Default 300s.
+    #[serde(default)]
+    pub restore_timeout: Option<Dur>,
+    /// The new active member's jump of its outbound ESP sequence numbers. Default 2^20.
+    #[serde(default)]
+    pub replay_jump: Option<u32>,
+    /// After expansion: the cluster this switch belongs to (its own name for side 0;
+    /// side `k > 0` has a switch `<name>-side<k>`).
+    #[serde(skip)]
+    pub cluster: String,
+}
+
+impl ClusterSpec {
+    /// The cluster's policy.
+    pub fn policy(&self) -> Result<models::cluster::HaPolicy, String> {
+        let d = models::cluster::HaPolicy::default();
+        let p = models::cluster::HaPolicy {
+            sync_interval: self.sync_interval.map_or(d.sync_interval, |x| x.0),
+            replication_lag: self.replication_lag.map_or(d.replication_lag, |x| x.0),
+            heartbeat: self.heartbeat.map_or(d.heartbeat, |x| x.0),
+            dead_interval: self.dead_interval.map_or(d.dead_interval, |x| x.0),
+            takeover_delay: self.takeover_delay.map_or(d.takeover_delay, |x| x.0),
+            restore_timeout: self.restore_timeout.map_or(d.restore_timeout, |x| x.0),
+            replay_jump: self.replay_jump.unwrap_or(d.replay_jump),
+        };
+        for (key, v) in [
+            ("sync_interval", p.sync_interval),
+            ("heartbeat", p.heartbeat),
+            ("dead_interval", p.dead_interval),
+        ] {
+            if v == SimDuration::ZERO {
+                return Err(format!("{key}: must be longer than 0s"));
+            }
+        }
+        if self.members < 2 {
+            return Err(format!(
+                "members: a cluster needs at least 2, got {}",
+                self.members
+            ));
+        }
+        if self.members > 64 {
+            return Err(format!("members: at most 64, got {}", self.members));
+        }
+        Ok(p)
+    }
+}
+
+const fn two() -> u32 {
+    2
+}
+
+const fn yes() -> bool {
+    true
 }
 
 fn allow() -> ActionKind {
@@ -130,6 +222,7 @@ impl NodeSpec {
             | Self::Nat(NatSpec { name, .. })
             | Self::Firewall { name, .. }
             | Self::OnPath { name } => name,
+            Self::Cluster(c) => &c.name,
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct Topology {
     pub routes: Vec<RoutingTable>,
     /// Each node's links, by interface number.
     pub ifaces: Vec<Vec<String>>,
+    /// Cluster members by node name: (the cluster's switch node, member index).
+    pub members: BTreeMap<String, (String, usize)>,
 }
 
 impl Topology {
@@ -39,7 +41,7 @@ pub(super) fn expand(s: &Scenario) -> Result<Topology, String> {
         return Err("duration: must be longer than 0s".into());
     }
     s.tcp.config().map_err(|e| format!("[tcp]: {e}"))?;
-    let (nodes, mut links) = expand_groups(s)?;
+    let (nodes, mut links, members) = expand_groups(s)?;
     let mut index = BTreeMap::new();
     for (i, n) in nodes.iter().enumerate() {
         if index.insert(n.name().to_owned(), i).is_some() {
@@ -47,7 +49,7 @@ pub(super) fn expand(s: &Scenario) -> Result<Topology, String> {
         }
         check_node(n, &s.tcp).map_err(|e| format!("nodes ({}): {e}", n.name()))?;
     }
-    links.extend(s.links.iter().cloned());
+    links.extend(cluster_links(s));
     let mut link_names = BTreeSet::new();
     let mut ends = Vec::with_capacity(links.len());
     // Interfaces per node, in link order: (link name) per interface.
@@ -118,6 +120,7 @@ pub(super) fn expand(s: &Scenario) -> Result<Topology, String> {
         links,
         routes: tables,
         ifaces,
+        members,
     })
 }
 
@@ -129,11 +132,67 @@ fn undefined<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>
     )
 }
 
-/// Turns every `count = N` host into N instances and their uplinks.
-fn expand_groups(s: &Scenario) -> Result<(Vec<NodeSpec>, Vec<LinkSpec>), String> {
+/// Nodes, generated links, and cluster members by name.
+type Expanded = (
+    Vec<NodeSpec>,
+    Vec<LinkSpec>,
+    BTreeMap<String, (String, usize)>,
+);
+
+/// Turns every `count = N` host into N instances and their uplinks, and every cluster
+/// into its switch, its members, and a link per member and side (the cluster's links).
+fn expand_groups(s: &Scenario) -> Result<Expanded, String> {
     let mut nodes = Vec::with_capacity(s.nodes.len());
     let mut uplinks = Vec::new();
+    let mut members = BTreeMap::new();
     for n in &s.nodes {
+        if let NodeSpec::Cluster(c) = n {
+            let name = &c.name;
+            c.policy().map_err(|e| format!("nodes ({name}): {e}"))?;
+            let sides = s
+                .links
+                .iter()
+                .filter(|l| l.a == *name || l.b == *name)
+                .count();
+            if sides == 0 || sides != c.addresses.len() {
+                return Err(format!(
+                    "nodes ({name}): a cluster needs one address per link: it has {sides} links and {} addresses",
+                    c.addresses.len()
+                ));
+            }
+            // One switch per side, so each side is its own segment for routing.
+            for k in 0..sides {
+                let mut switch = c.clone();
+                switch.cluster = name.clone();
+                switch.name = cluster_side(name, k);
+                nodes.push(NodeSpec::Cluster(switch));
+            }
+            for m in 0..c.members {
+                let inst = format!("{name}-{m}");
+                for k in 0..sides {
+                    uplinks.push(LinkSpec {
+                        name: Some(format!("{inst}-side{k}")),
+                        a: cluster_side(name, k),
+                        b: inst.clone(),
+                        params: super::DirSpec::default(),
+                        reverse: None,
+                    });
+                }
+                let apps = instance_apps(&c.apps, 0).map_err(|e| format!("nodes ({inst}): {e}"))?;
+                members.insert(inst.clone(), (name.clone(), m as usize));
+                nodes.push(NodeSpec::Host {
+                    name: inst,
+                    addresses: c.addresses.clone(),
+                    address: None,
+                    count: None,
+                    uplink: None,
+                    routes: Vec::new(),
+                    forwarding: c.forwarding,
+                    apps,
+                });
+            }
+            continue;
+        }
         let NodeSpec::Host {
             name,
             addresses,
@@ -201,7 +260,41 @@ fn expand_groups(s: &Scenario) -> Result<(Vec<NodeSpec>, Vec<LinkSpec>), String>
             });
         }
     }
-    Ok((nodes, uplinks))
+    Ok((nodes, uplinks, members))
+}
+
+/// The switch of side `k` of cluster `name`.
+fn cluster_side(name: &str, k: usize) -> String {
+    if k == 0 {
+        name.to_owned()
+    } else {
+        format!("{name}-side{k}")
+    }
+}
+
+/// The scenario's links, the `k`-th link of each cluster attached to its side-`k` switch
+/// (names kept).
+fn cluster_links(s: &Scenario) -> Vec<LinkSpec> {
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    s.links
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            let name = l.name();
+            for n in &s.nodes {
+                let NodeSpec::Cluster(c) = n else { continue };
+                for end in [&mut l.a, &mut l.b] {
+                    if *end == c.name {
+                        let k = seen.entry(&c.name).or_insert(0);
+                        *end = cluster_side(&c.name, *k);
+                        *k += 1;
+                    }
+                }
+            }
+            l.name = Some(name);
+            l
+        })
+        .collect()
 }
 
 fn instance_apps(apps: &[AppSpec], i: u32) -> Result<Vec<AppSpec>, String> {
@@ -274,7 +367,8 @@ fn check_node(n: &NodeSpec, tcp: &TcpSpec) -> Result<(), String> {
         NodeSpec::Router { .. }
         | NodeSpec::UdpSink { .. }
         | NodeSpec::Hub { .. }
-        | NodeSpec::OnPath { .. } => {}
+        | NodeSpec::OnPath { .. }
+        | NodeSpec::Cluster(_) => {}
     }
     Ok(())
 }
@@ -322,9 +416,10 @@ fn role(n: &NodeSpec, links: usize) -> Result<(Role, Vec<Ipv4Addr>), String> {
             (Role::Host, addresses.clone())
         }
         NodeSpec::Router { .. } => (Role::Router, Vec::new()),
-        NodeSpec::Hub { .. } | NodeSpec::Firewall { .. } | NodeSpec::OnPath { .. } => {
-            (Role::Bridge, Vec::new())
-        }
+        NodeSpec::Hub { .. }
+        | NodeSpec::Firewall { .. }
+        | NodeSpec::OnPath { .. }
+        | NodeSpec::Cluster(_) => (Role::Bridge, Vec::new()),
         NodeSpec::Nat(nat) => (Role::Nat, vec![nat.public_address]),
         NodeSpec::UdpSink { address, .. } => (Role::Host, vec![*address]),
         NodeSpec::UdpSource { src, .. } => (Role::Host, vec![*src.ip()]),

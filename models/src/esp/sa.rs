@@ -267,6 +267,15 @@ impl InboundSa {
         &self.counters
     }
 
+    /// Moves the window's right edge to `top` as replicated from another cluster member
+    /// (RFC 6311 §2): numbers at or left of it that the copy did not record may pass once;
+    /// a stale copy accepts what the old member already saw, as real clusters do.
+    pub fn restore_highest_sequence_number(&mut self, top: u64) {
+        if top > self.window.top() {
+            self.window.accept(top);
+        }
+    }
+
     /// Checks and opens an ESP packet (SPI first); counts the outcome.
     ///
     /// Order of RFC 4303 §3.4: sequence number check, then integrity check, then the

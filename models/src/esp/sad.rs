@@ -95,6 +95,11 @@ impl Sad {
         self.inbound.get(&spi).map(|sa| &**sa)
     }
 
+    /// The inbound SA with this SPI, to change (HA restore).
+    pub fn inbound_mut(&mut self, spi: u32) -> Option<&mut InboundSa> {
+        self.inbound.get_mut(&spi).map(|sa| &mut **sa)
+    }
+
     /// The outbound SA of `selector`.
     pub fn outbound(&self, selector: SelectorId) -> Option<&OutboundSa> {
         self.outbound.get(&selector).map(|sa| &**sa)

@@ -30,6 +30,7 @@
 //! `tcp_cookie_closed`, `tcp_prefix_timeouts`, `tcp_sa_moved`, `esp_dropped_backpressure`,
 //! `esp_dropped_not_established`, `esp_dropped_no_connection`.
 
+mod ha;
 mod policy;
 mod tcp;
 
@@ -39,6 +40,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{SimDuration, SimTime};
 
+pub use self::ha::HaMember;
 pub use self::policy::{
     CookieHold, FallbackTrigger, ReconnectPolicy, TcpRetransmit, TransportPolicy,
     TransportSelection,
@@ -170,6 +172,8 @@ pub struct IkeDaemon {
     originator: Option<Originator>,
     /// Connections to close once the current output is queued (COOKIE answers).
     pump_pending_close: Vec<ConnId>,
+    /// Membership of an HA cluster (RFC 6311), if any.
+    ha: Option<HaMember>,
 }
 
 impl IkeDaemon {
@@ -196,7 +200,20 @@ impl IkeDaemon {
             abandoned: BTreeSet::new(),
             originator: None,
             pump_pending_close: Vec::new(),
+            ha: None,
         }
+    }
+
+    /// Makes the daemon a member of an HA cluster (see [`crate::cluster`]).
+    #[must_use]
+    pub fn with_ha(mut self, member: HaMember) -> Self {
+        self.ha = Some(member);
+        self
+    }
+
+    /// The cluster membership, if any.
+    pub const fn ha(&self) -> Option<&HaMember> {
+        self.ha.as_ref()
     }
 
     /// Sets the transport policy (RFC 9329).
@@ -322,6 +339,30 @@ impl IkeDaemon {
                 host.metrics().incr("ike_failed");
                 host.trace(|| format!("IKE SA {} failed: {reason}", sa.0));
                 self.sa_ended(host, sa);
+            }
+            IkeEvent::HaRestored { after } => self.ha_restored(host, sa, after),
+            IkeEvent::HaSyncAnswered => {
+                let now = host.now();
+                let m = host.metrics();
+                m.incr("ha_sync_answered");
+                m.set_gauge(
+                    "ha_last_sync_s",
+                    now.saturating_duration_since(SimTime::ZERO).as_secs_f64(),
+                );
+            }
+            IkeEvent::ReplayCounterSync { delta } => {
+                host.metrics().incr("ha_replay_counter_syncs");
+                let selectors: Vec<SelectorId> = self
+                    .children
+                    .values()
+                    .filter(|c| c.sa == sa)
+                    .map(|c| c.selector)
+                    .collect();
+                for s in selectors {
+                    if let Some(out) = self.sad.outbound_mut(s) {
+                        let _ = out.skip_sequence_numbers(delta);
+                    }
+                }
             }
             IkeEvent::Deleted => {
                 if self.abandoned.remove(&sa) {
@@ -588,6 +629,7 @@ impl IkeDaemon {
                 if let (Some(sa), Some(endpoint)) = (sa, self.endpoint.as_mut()) {
                     let now = host.now();
                     endpoint.with_sa(now, sa, |s| s.note_esp_in(now));
+                    self.ha_heard(host, sa);
                 }
                 host.inject(d.inner);
                 sa.ok_or(EspDropReason::UnknownSpi)
@@ -650,6 +692,7 @@ impl App for IkeDaemon {
         }
         let rng = host.stream("ike-endpoint");
         self.endpoint = Some(IkeEndpoint::new(host.now(), self.cfg.endpoint.clone(), rng));
+        self.ha_start(host);
         if let Some(c) = &self.cfg.connect {
             let at = SimTime::ZERO + c.start.draw(host.rng());
             host.set_timer(at, TIMER_CONNECT);
@@ -669,6 +712,10 @@ impl App for IkeDaemon {
                 }
             }
             TIMER_KEEPALIVE => self.send_keepalives(host),
+            ha::TIMER_HEARTBEAT => self.ha_heartbeat(host),
+            ha::TIMER_REPLICATE => self.ha_replicate(host),
+            ha::TIMER_TAKEOVER => self.ha_takeover(host),
+            ha::TIMER_RESTORE_TIMEOUT => self.ha_restore_timeout(host),
             other => self.on_conn_timer(host, other >> 56, other & ((1 << 56) - 1)),
         }
         self.pump(host);
@@ -799,6 +846,10 @@ impl App for IkeDaemon {
         m.add("ike_puzzles_solved", totals.puzzles_solved);
         m.add("ike_puzzle_attempts", totals.puzzle_attempts);
         m.add("ike_puzzle_time_ns", totals.puzzle_time.as_nanos());
+        m.add("ike_liveness_checks", totals.liveness_checks);
+        m.add("ike_liveness_bytes", totals.liveness_bytes);
+        m.add("ha_syncs_sent", totals.ha_syncs_sent);
+        m.add("ha_syncs_dropped", totals.ha_syncs_dropped);
         let e = endpoint.stats();
         m.add("ike_cookies_sent", e.cookies_sent);
         m.add("ike_puzzles_sent", e.puzzles_sent);

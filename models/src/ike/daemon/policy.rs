@@ -150,6 +150,9 @@ pub struct TransportPolicy {
     pub max_frame: usize,
     /// The TCP configuration of the connections.
     pub tcp: TcpConfig,
+    /// Originator: TCP keepalive on its connections (RFC 9329 §6.7: allowed, but no
+    /// proof of IKE liveness), over what `tcp` says. Default none.
+    pub tcp_keepalive: Option<crate::tcp::Keepalive>,
 }
 
 impl Default for TransportPolicy {
@@ -170,6 +173,7 @@ impl Default for TransportPolicy {
             close_on_auth_failure: true,
             max_frame: MAX_PAYLOAD,
             tcp: TcpConfig::default(),
+            tcp_keepalive: None,
         }
     }
 }

@@ -130,7 +130,11 @@ impl IkeDaemon {
         peer: SocketAddrV4,
         reconnect: bool,
     ) -> Option<ConnId> {
-        let Ok(id) = host.tcp_connect(peer, self.transport.tcp.clone()) else {
+        let mut cfg = self.transport.tcp.clone();
+        if let Some(k) = self.transport.tcp_keepalive {
+            cfg.keepalive = Some(k);
+        }
+        let Ok(id) = host.tcp_connect(peer, cfg) else {
             host.metrics().incr("tcp_connect_failed");
             return None;
         };
@@ -566,6 +570,7 @@ impl IkeDaemon {
         if role != Role::Responder {
             return;
         }
+        self.ha_heard(host, sa);
         let previous = self.sa_conn.insert(sa, id);
         if let Some(conn) = self.conns.get_mut(&id)
             && let Some(t) = conn.idle_timer.take()

@@ -16,6 +16,7 @@ use super::core::Request;
 use super::ike_sa::{Established, IkeSa, Path, Sel, State};
 use super::info::error_notify;
 use super::proposal::{PRF, check_answer, choose, esp_offer, host, narrow};
+use super::sync;
 use super::{ChildSaId, ChildSaKeys, FailReason, IkeEvent, InnerAddress};
 use crate::ike::crypto::psk_auth;
 use crate::ike::wire::{
@@ -34,9 +35,18 @@ pub(crate) struct AuthSent {
     child_spi: u32,
 }
 
-/// Proof that the peer's AUTH payload verified; only [`verify`] makes one.
+/// Proof that the peer's AUTH payload verified; only [`verify`] makes one, or
+/// [`AuthVerified::replicated`] for an SA whose verified state an HA cluster copied.
 #[derive(Debug)]
 pub(crate) struct AuthVerified(());
+
+impl AuthVerified {
+    /// The proof travels with the replicated state of an SA that had it (RFC 6311: the
+    /// cluster members share the IKE SA, not a new authentication).
+    pub(crate) const fn replicated() -> Self {
+        Self(())
+    }
+}
 
 /// Checks the peer's identity and AUTH (RFC 7296 §2.15).
 fn verify(
@@ -154,6 +164,7 @@ impl IkeSa {
                 data: auth,
             }),
         ];
+        inner.extend(sync::announce(self.config.ha_sync));
         let tsi = match self.config.inner_address {
             InnerAddress::None => self.config.local_ts.clone(),
             InnerAddress::Request => {
@@ -209,6 +220,7 @@ impl IkeSa {
             self.fail(FailReason::AuthenticationFailed);
             return;
         };
+        self.ha = sync::announced(payloads).and(self.config.ha_sync);
         let inner = match self.config.inner_address {
             InnerAddress::Fixed(addr) => Some(addr),
             InnerAddress::Request => assigned_address(payloads),
@@ -287,6 +299,9 @@ impl IkeSa {
                 data: self.our_auth(&response, &ni),
             }),
         ];
+        // RFC 6311 §6: never claim a capability the initiator did not.
+        self.ha = sync::announced(payloads).and(self.config.ha_sync);
+        inner.extend(sync::announce(self.ha));
         let wants = wants_address(payloads);
         let assigned = assigned.filter(|_| wants);
         let child = self.accept_first_child(payloads, assigned, wants, &ni, &nr);

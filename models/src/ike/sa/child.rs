@@ -99,6 +99,11 @@ impl EspSpis {
         self.prefix = u32::from(prefix.max(1));
     }
 
+    /// The prefix.
+    pub(crate) fn prefix(&self) -> u16 {
+        u16::try_from(self.prefix).unwrap_or(1)
+    }
+
     /// A fresh SPI not used by `children`.
     pub(crate) fn allocate(&mut self, children: &BTreeMap<u32, Child>) -> u32 {
         assert!(children.len() < 0xffff, "Child SA table full");

@@ -63,6 +63,9 @@ pub(crate) enum Request {
     DeleteIke,
     /// Empty INFORMATIONAL (RFC 7296 §2.4).
     Liveness,
+    /// RFC 6311 sync after a failover: Message ID 0 with this nonce, or (replay counters
+    /// only) an ordinary INFORMATIONAL.
+    HaSync(Option<[u8; 4]>),
 }
 
 /// Our side of a Child SA rekey in progress.

@@ -18,7 +18,7 @@ use sim::{RootSeed, SimRng, SimTime, StreamKey};
 use super::ike_sa::Path;
 use super::init::{InitRefused, stateless_answer};
 use super::puzzle;
-use super::{AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, Transmit};
+use super::{AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, SaReplica, Transmit};
 use crate::ike::crypto::{CookieInput, CookieSecret};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
 
@@ -240,6 +240,27 @@ impl IkeEndpoint {
         let result = f(self.sas.get_mut(&id)?);
         self.sync(now, id);
         Some(result)
+    }
+
+    /// Restores an SA from a replica: an HA cluster member taking over after a failover
+    /// (RFC 6311). The SA keeps its ESP SPI prefix and its pool address; its stream is
+    /// keyed by its SPI. See [`IkeSa::from_replica`].
+    pub fn restore(&mut self, now: SimTime, replica: &SaReplica, replay_delta: u32) -> SaId {
+        let key = StreamKey::new(&["ike-restored-sa"]).part_u64(replica.local_spi());
+        let rng = RootSeed(self.seed_base).stream(&key);
+        let sa = IkeSa::from_replica(now, replica, rng, replay_delta);
+        let id = SaId(self.next_id);
+        self.next_id += 1;
+        let prefix = replica.esp_prefix();
+        self.used_prefixes.insert(prefix);
+        self.prefixes.insert(id, prefix);
+        if let (Some(addr), Some(_)) = (replica.inner_address(), self.config.pool) {
+            self.leased.insert(addr);
+            self.leases.insert(id, addr);
+        }
+        self.sas.insert(id, Box::new(sa));
+        self.sync(now, id);
+        id
     }
 
     /// The counters of every SA still held plus those of every SA that ended.

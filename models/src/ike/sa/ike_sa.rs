@@ -12,10 +12,11 @@ use super::auth::{AuthSent, AuthVerified};
 use super::child::{Child, EspSpis};
 use super::core::{CachedResponse, Core, Outstanding, Request};
 use super::init::{InitReplied, InitSent};
+use super::sync::{PeerSync, Restored};
 use super::timers::{Timer, TimerTable};
 use super::{
-    ChildSaKeys, FailReason, IkeConfig, IkeEvent, NAT_T_PORT, NatStatus, Retransmission, Stats,
-    Transmit,
+    ChildSaKeys, FailReason, HaSyncSupport, IkeConfig, IkeEvent, NAT_T_PORT, NatStatus,
+    Retransmission, Stats, Transmit,
 };
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
 
@@ -78,6 +79,12 @@ pub struct IkeSa {
     pub(super) last_received: SimTime,
     /// Last ESP packet sent, if any.
     pub(super) last_esp_out: Option<SimTime>,
+    /// RFC 6311 capabilities both peers announced in IKE_AUTH.
+    pub(super) ha: HaSyncSupport,
+    /// Restored on a new active cluster member and not yet synchronised (RFC 6311).
+    pub(super) restored: Option<Restored>,
+    /// The cluster's last sync, as its peer (RFC 6311 §5.1).
+    pub(super) peer_sync: Option<Box<PeerSync>>,
 }
 
 /// The phase of the SA (style rule 7: one struct per state).
@@ -134,6 +141,8 @@ pub(super) enum Task {
     DeleteChild(u32),
     DeleteIke,
     Liveness,
+    /// RFC 6311 sync after a failover (member).
+    HaSync,
 }
 
 /// Which generation a message belongs to.
@@ -183,6 +192,9 @@ impl IkeSa {
             fragmentation: false,
             last_received: now,
             last_esp_out: None,
+            ha: HaSyncSupport::NONE,
+            restored: None,
+            peer_sync: None,
         }
     }
 
@@ -204,6 +216,10 @@ impl IkeSa {
     /// [`Self::handle_datagram`] after parsing (the endpoint parses to demultiplex).
     pub(super) fn handle_message(&mut self, now: SimTime, path: Path, msg: &Message, raw: &[u8]) {
         if matches!(self.state, State::Closed) {
+            return;
+        }
+        if self.on_ha_message(now, path, msg, raw) {
+            self.rearm();
             return;
         }
         let sel = if self.core.matches(msg) {
@@ -345,6 +361,7 @@ impl IkeSa {
     /// (RFC 7296 §2.4).
     pub fn note_esp_in(&mut self, now: SimTime) {
         self.last_received = self.last_received.max(now);
+        self.peer_heard(now);
         self.rearm();
     }
 
@@ -483,13 +500,23 @@ impl IkeSa {
                         Request::DeleteIke,
                     );
                 }
-                Task::Liveness => self.send_request(
-                    now,
-                    Sel::Current,
-                    ExchangeType::INFORMATIONAL,
-                    &[],
-                    Request::Liveness,
-                ),
+                Task::Liveness => {
+                    self.send_request(
+                        now,
+                        Sel::Current,
+                        ExchangeType::INFORMATIONAL,
+                        &[],
+                        Request::Liveness,
+                    );
+                    let sent = self
+                        .core
+                        .outstanding
+                        .as_ref()
+                        .map_or(0, |o| o.packets.iter().map(Vec::len).sum::<usize>() as u64);
+                    self.stats.liveness_checks += 1;
+                    self.stats.liveness_bytes += sent;
+                }
+                Task::HaSync => self.start_ha_sync_request(now),
             }
         }
         self.rearm();

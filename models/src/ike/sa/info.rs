@@ -78,6 +78,7 @@ impl IkeSa {
         msg: &Message,
         payloads: &[Payload],
     ) {
+        self.on_replay_counter_notify(payloads);
         let deletes = payloads.iter().filter_map(|p| match p {
             Payload::Delete(d) => Some(d),
             _ => None,

@@ -42,6 +42,8 @@ mod proposal;
 mod puzzle;
 mod receive;
 mod rekey;
+mod replica;
+mod sync;
 pub mod testing;
 mod timers;
 
@@ -53,9 +55,11 @@ pub use self::endpoint::{EndpointConfig, EndpointStats, IkeEndpoint, SaId};
 pub use self::ike_sa::IkeSa;
 pub use self::init::InitRefused;
 pub use self::policy::{
-    AddressPool, FragmentationPolicy, HalfOpenPolicy, IkeConfig, InitErrorAction, InnerAddress,
-    Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission, RetransmitPolicy,
+    AddressPool, FragmentationPolicy, HaSyncSupport, HalfOpenPolicy, IkeConfig, InitErrorAction,
+    InnerAddress, Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission,
+    RetransmitPolicy,
 };
+pub use self::replica::{ReplicaStamp, SaReplica};
 use crate::esp::{GcmKey, IkeSaKeys};
 use crate::ike::wire::{NotifyType, TrafficSelector};
 
@@ -165,6 +169,10 @@ pub enum FailReason {
     /// Responder: no IKE_AUTH arrived within the half-open timeout (RFC 7296 §2.6).
     #[error("half-open SA timed out")]
     HalfOpenTimeout,
+    /// HA cluster member: an SA restored after a failover was not synchronised with its
+    /// peer within the restore timeout (RFC 6311; RFC 9329 §7.4).
+    #[error("not restored after failover")]
+    NotRestored,
 }
 
 /// Something the daemon must act on; see [`IkeSa::poll_event`].
@@ -214,6 +222,21 @@ pub enum IkeEvent {
     Failed(FailReason),
     /// The SA was deleted by either side, or expired. Terminal.
     Deleted,
+    /// HA cluster member: the RFC 6311 sync of an SA restored after a failover
+    /// completed (or, without sync support, the peer was first heard from), `after` the
+    /// restore.
+    HaRestored {
+        /// Time from the restore to this point.
+        after: SimDuration,
+    },
+    /// Peer of a cluster: we answered an IKEV2_MESSAGE_ID_SYNC request (RFC 6311 §5.1).
+    HaSyncAnswered,
+    /// Peer of a cluster: add `delta` to the outbound ESP sequence numbers of every Child
+    /// SA of this IKE SA (IPSEC_REPLAY_COUNTER_SYNC, RFC 6311 §5.2).
+    ReplayCounterSync {
+        /// The delta.
+        delta: u64,
+    },
 }
 
 impl Stats {
@@ -237,6 +260,11 @@ impl Stats {
         self.puzzles_solved += other.puzzles_solved;
         self.puzzle_attempts += other.puzzle_attempts;
         self.puzzle_time = self.puzzle_time.saturating_add(other.puzzle_time);
+        self.liveness_checks += other.liveness_checks;
+        self.liveness_bytes += other.liveness_bytes;
+        self.ha_syncs_sent += other.ha_syncs_sent;
+        self.ha_syncs_answered += other.ha_syncs_answered;
+        self.ha_syncs_dropped += other.ha_syncs_dropped;
     }
 }
 
@@ -280,6 +308,16 @@ pub struct Stats {
     /// Virtual time charged for them (`attempts / IkeConfig::puzzle_hash_rate_per_sec`),
     /// by which the retried IKE_SA_INIT requests were delayed.
     pub puzzle_time: SimDuration,
+    /// Liveness checks (empty INFORMATIONAL requests, RFC 7296 §2.4) started.
+    pub liveness_checks: u64,
+    /// Octets of those requests as first sent (IKE message only, no transport headers).
+    pub liveness_bytes: u64,
+    /// RFC 6311 sync requests sent (HA cluster member).
+    pub ha_syncs_sent: u64,
+    /// RFC 6311 sync requests answered (peer of a cluster).
+    pub ha_syncs_answered: u64,
+    /// RFC 6311 sync requests dropped as stale (M1 not above what was seen, §5.1).
+    pub ha_syncs_dropped: u64,
     /// When IKE_AUTH completed.
     pub established_at: Option<SimTime>,
     /// How long establishment took (see [`IkeEvent::Established`]).

@@ -289,6 +289,43 @@ pub struct IkeConfig {
     /// time: the retried request leaves `attempts / rate` seconds later. Default
     /// 1,000,000 (RFC 8019 Table 2: about 0.9 s for 16 bits on a 2013 laptop core).
     pub puzzle_hash_rate_per_sec: u64,
+    /// RFC 6311 capabilities announced in IKE_AUTH (only those both peers announce are
+    /// used). Default both: a client that may talk to an HA cluster wants them.
+    pub ha_sync: HaSyncSupport,
+}
+
+/// The RFC 6311 notifications an SA announces in IKE_AUTH (§6.1, §6.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HaSyncSupport {
+    /// IKEV2_MESSAGE_ID_SYNC_SUPPORTED: Message ID sync after a failover.
+    pub message_id: bool,
+    /// IPSEC_REPLAY_COUNTER_SYNC_SUPPORTED: ESP replay counter sync after a failover.
+    pub replay_counter: bool,
+}
+
+impl Default for HaSyncSupport {
+    fn default() -> Self {
+        Self {
+            message_id: true,
+            replay_counter: true,
+        }
+    }
+}
+
+impl HaSyncSupport {
+    /// Neither capability.
+    pub const NONE: Self = Self {
+        message_id: false,
+        replay_counter: false,
+    };
+
+    /// What both sides announced.
+    pub const fn and(self, other: Self) -> Self {
+        Self {
+            message_id: self.message_id && other.message_id,
+            replay_counter: self.replay_counter && other.replay_counter,
+        }
+    }
 }
 
 impl IkeConfig {
@@ -312,6 +349,7 @@ impl IkeConfig {
             half_open_timeout: SimDuration::from_secs(30),
             nat_t_port_float: true,
             puzzle_hash_rate_per_sec: 1_000_000,
+            ha_sync: HaSyncSupport::default(),
         }
     }
 }

@@ -170,6 +170,7 @@ impl IkeSa {
                 Sel::Old => self.old = None,
             },
             Request::Liveness => {}
+            Request::HaSync(nonce) => self.on_ha_sync_response(now, nonce, payloads),
         }
     }
 }

@@ -1,0 +1,322 @@
+//! The daemon as a member of an HA cluster (RFC 6311; RFC 9329 §7.4): heartbeats,
+//! replication of its SAs while active, takeover and the restore of every SA from the
+//! newest copy, the RFC 6311 sync triggers, and the restore timeout. See
+//! [`crate::cluster`] for the cluster as a whole.
+//!
+//! Metrics (on the member): `ha_takeovers`, `ha_failover_detected`, `ha_sas_restored`
+//! (SAs rebuilt at a takeover), `ha_restored`, `ha_sas_lost` (restore timeout),
+//! `ha_takeover_ns` (failure to takeover), `ha_detect_ns` (failure to the first message
+//! from the SA's peer), `ha_restore_ns` (takeover to restored), `ha_outage_ns` (failure
+//! to restored), `ha_replicas_copied`, `ha_snapshots`.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use sim::SimDuration;
+
+use super::{IkeDaemon, SaPath};
+use crate::cluster::{Cluster, HaPolicy, SaRecord, Snapshot};
+use crate::ike::sa::{ReplicaStamp, SaId, SaReplica};
+use crate::ip::HostCtx;
+
+pub(super) const TIMER_HEARTBEAT: u64 = 5;
+pub(super) const TIMER_REPLICATE: u64 = 6;
+pub(super) const TIMER_TAKEOVER: u64 = 7;
+pub(super) const TIMER_RESTORE_TIMEOUT: u64 = 8;
+
+/// Membership of a cluster.
+#[derive(Debug)]
+pub struct HaMember {
+    cluster: Cluster,
+    index: usize,
+    policy: HaPolicy,
+    active: bool,
+    takeover_pending: bool,
+    /// The last copy of each SA and the stamp it was taken at.
+    copies: BTreeMap<SaId, (ReplicaStamp, Rc<SaReplica>)>,
+    /// Restored SAs not yet synchronised: whether their peer was heard from.
+    restoring: BTreeMap<SaId, bool>,
+}
+
+impl HaMember {
+    /// Member `index` of `cluster`.
+    pub fn new(cluster: Cluster, index: usize, policy: HaPolicy) -> Self {
+        Self {
+            cluster,
+            index,
+            policy,
+            active: false,
+            takeover_pending: false,
+            copies: BTreeMap::new(),
+            restoring: BTreeMap::new(),
+        }
+    }
+
+    /// Whether this member owns the virtual IP.
+    pub const fn is_active(&self) -> bool {
+        self.active
+    }
+}
+
+impl IkeDaemon {
+    /// At start: the first member up becomes active, the others stand by (a restarted
+    /// member finds an active one and stands by).
+    pub(super) fn ha_start(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let Some(ha) = self.ha.as_mut() else {
+            return;
+        };
+        {
+            let mut c = ha.cluster.borrow_mut();
+            if c.master.is_none() {
+                c.master = Some(ha.index);
+                c.last_heartbeat = now;
+                ha.active = true;
+            }
+        }
+        let (heartbeat, interval, active) =
+            (ha.policy.heartbeat, ha.policy.sync_interval, ha.active);
+        host.set_timer(now.saturating_add(heartbeat), TIMER_HEARTBEAT);
+        if active {
+            host.set_timer(now.saturating_add(interval), TIMER_REPLICATE);
+        }
+    }
+
+    /// Heartbeat period: the active member proves it lives; a standby checks.
+    pub(super) fn ha_heartbeat(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let Some(ha) = self.ha.as_mut() else {
+            return;
+        };
+        host.set_timer(now.saturating_add(ha.policy.heartbeat), TIMER_HEARTBEAT);
+        let mut c = ha.cluster.borrow_mut();
+        if ha.active {
+            c.last_heartbeat = now;
+            return;
+        }
+        let silent = now.saturating_duration_since(c.last_heartbeat);
+        if !ha.takeover_pending && silent >= ha.policy.dead_interval {
+            ha.takeover_pending = true;
+            drop(c);
+            host.metrics().incr("ha_failover_detected");
+            let at = now.saturating_add(ha.policy.takeover_delay);
+            host.set_timer(at, TIMER_TAKEOVER);
+        }
+    }
+
+    /// The active member copies what changed to the cluster.
+    pub(super) fn ha_replicate(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let (Some(ha), Some(endpoint)) = (self.ha.as_mut(), self.endpoint.as_ref()) else {
+            return;
+        };
+        if !ha.active {
+            return;
+        }
+        host.set_timer(now.saturating_add(ha.policy.sync_interval), TIMER_REPLICATE);
+        let mut records = BTreeMap::new();
+        let mut copied = 0;
+        let mut live = BTreeMap::new();
+        for (id, sa) in endpoint.sas() {
+            if !sa.is_established() || sa.is_restoring() {
+                continue;
+            }
+            let stamp = sa.replica_stamp();
+            let replica = match ha.copies.get(&id) {
+                Some((s, r)) if *s == stamp => Rc::clone(r),
+                _ => {
+                    let Some(r) = sa.replica() else { continue };
+                    copied += 1;
+                    Rc::new(r)
+                }
+            };
+            let mut esp_out = Vec::new();
+            let mut esp_in = Vec::new();
+            for keys in sa.children() {
+                if let Some(child) = self.children.get(&keys.spi_in)
+                    && let Some(out) = self.sad.outbound(child.selector)
+                    && out.spi() == keys.spi_out
+                {
+                    esp_out.push((keys.spi_out, out.sequence_number()));
+                }
+                if let Some(inb) = self.sad.inbound(keys.spi_in) {
+                    esp_in.push((keys.spi_in, inb.highest_sequence_number()));
+                }
+            }
+            records.insert(
+                replica.local_spi(),
+                SaRecord {
+                    sa: Rc::clone(&replica),
+                    tcp: self.tcp_sas.contains(&id),
+                    esp_out,
+                    esp_in,
+                },
+            );
+            live.insert(id, (stamp, replica));
+        }
+        ha.copies = live;
+        let m = host.metrics();
+        m.add("ha_replicas_copied", copied);
+        m.incr("ha_snapshots");
+        let snapshot = Snapshot {
+            taken: now,
+            visible_at: now.saturating_add(ha.policy.replication_lag),
+            records: Rc::new(records),
+        };
+        ha.cluster.borrow_mut().publish(now, snapshot);
+    }
+
+    /// A standby takes over: claims the virtual IP and restores every SA.
+    pub(super) fn ha_takeover(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let Some(ha) = self.ha.as_mut() else {
+            return;
+        };
+        ha.takeover_pending = false;
+        let (snapshot, failed_at) = {
+            let mut c = ha.cluster.borrow_mut();
+            let silent = now.saturating_duration_since(c.last_heartbeat);
+            if ha.active || silent < ha.policy.dead_interval {
+                // Another standby was faster.
+                return;
+            }
+            c.master = Some(ha.index);
+            c.last_heartbeat = now;
+            (c.latest(now).cloned(), c.failed_at)
+        };
+        ha.active = true;
+        let policy = ha.policy;
+        let m = host.metrics();
+        m.incr("ha_takeovers");
+        if let Some(t) = failed_at {
+            m.record(
+                "ha_takeover_ns",
+                now.saturating_duration_since(t).as_nanos(),
+            );
+        }
+        host.set_timer(now.saturating_add(policy.sync_interval), TIMER_REPLICATE);
+        host.set_timer(
+            now.saturating_add(policy.restore_timeout),
+            TIMER_RESTORE_TIMEOUT,
+        );
+        let Some(snapshot) = snapshot else {
+            return;
+        };
+        for record in snapshot.records.values() {
+            self.restore_record(host, record, policy);
+        }
+    }
+
+    /// Rebuilds one SA, its Child SAs and their ESP counters.
+    fn restore_record(&mut self, host: &mut HostCtx<'_, '_>, record: &SaRecord, policy: HaPolicy) {
+        let now = host.now();
+        let Some(endpoint) = self.endpoint.as_mut() else {
+            return;
+        };
+        let id = endpoint.restore(now, &record.sa, policy.replay_jump);
+        let Some(sa) = endpoint.sa(id) else {
+            return;
+        };
+        let replay_sync = sa.ha_sync().replay_counter;
+        let children: Vec<_> = sa.children().cloned().collect();
+        host.metrics().incr("ha_sas_restored");
+        self.paths.insert(
+            id,
+            SaPath {
+                remote: record.sa.remote(),
+                nat: record.sa.nat(),
+                tcp: record.tcp,
+            },
+        );
+        if record.tcp {
+            self.tcp_sas.insert(id);
+            self.configure_tcp_sa(now, id);
+        }
+        for keys in &children {
+            self.install(host, id, keys);
+        }
+        for &(spi_out, seq) in &record.esp_out {
+            // RFC 6311 §5.2: with replay counter sync the member jumps its own counters.
+            let jump = if replay_sync {
+                u64::from(policy.replay_jump)
+            } else {
+                0
+            };
+            let selector = self
+                .children
+                .values()
+                .map(|c| c.selector)
+                .find(|&s| self.sad.outbound(s).is_some_and(|o| o.spi() == spi_out));
+            if let Some(out) = selector.and_then(|s| self.sad.outbound_mut(s)) {
+                let _ = out.skip_sequence_numbers(seq.saturating_add(jump));
+            }
+        }
+        for &(spi_in, top) in &record.esp_in {
+            if let Some(inb) = self.sad.inbound_mut(spi_in) {
+                inb.restore_highest_sequence_number(top);
+            }
+        }
+        if let Some(ha) = self.ha.as_mut() {
+            ha.restoring.insert(id, false);
+        }
+        if !record.tcp
+            && let Some(endpoint) = self.endpoint.as_mut()
+        {
+            // Over UDP the member can reach the peer at once (RFC 9329 §7.4).
+            endpoint.with_sa(now, id, |s| s.start_ha_sync());
+        }
+    }
+
+    /// A message or ESP packet of `sa` arrived: the first one after a takeover is the
+    /// detection of the failover by its peer.
+    pub(super) fn ha_heard(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId) {
+        let now = host.now();
+        let Some(ha) = self.ha.as_mut() else {
+            return;
+        };
+        let Some(heard) = ha.restoring.get_mut(&sa) else {
+            return;
+        };
+        if *heard {
+            return;
+        }
+        *heard = true;
+        let failed_at = ha.cluster.borrow().failed_at;
+        if let Some(t) = failed_at {
+            host.metrics()
+                .record("ha_detect_ns", now.saturating_duration_since(t).as_nanos());
+        }
+    }
+
+    /// An SA finished its restore.
+    pub(super) fn ha_restored(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId, after: SimDuration) {
+        self.ha_heard(host, sa);
+        let now = host.now();
+        let Some(ha) = self.ha.as_mut() else {
+            return;
+        };
+        ha.restoring.remove(&sa);
+        let failed_at = ha.cluster.borrow().failed_at;
+        let m = host.metrics();
+        m.incr("ha_restored");
+        m.record("ha_restore_ns", after.as_nanos());
+        if let Some(t) = failed_at {
+            m.record("ha_outage_ns", now.saturating_duration_since(t).as_nanos());
+        }
+    }
+
+    /// The restore timeout: SAs nobody restored are deleted.
+    pub(super) fn ha_restore_timeout(&mut self, host: &mut HostCtx<'_, '_>) {
+        let now = host.now();
+        let Some(ha) = self.ha.as_mut() else {
+            return;
+        };
+        let lost: Vec<SaId> = std::mem::take(&mut ha.restoring).into_keys().collect();
+        host.metrics().add("ha_sas_lost", lost.len() as u64);
+        if let Some(endpoint) = self.endpoint.as_mut() {
+            for id in lost {
+                endpoint.with_sa(now, id, |s| s.fail_restore());
+            }
+        }
+    }
+}

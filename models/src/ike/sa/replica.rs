@@ -1,0 +1,174 @@
+//! Replicas of established IKE SAs, for HA clusters (RFC 6311 §2; RFC 9329 §7.4).
+//!
+//! A cluster's active member copies the state of each established SA to its standbys
+//! now and then ([`IkeSa::replica`]); after a failover the new active member rebuilds the
+//! SA from its copy ([`IkeSa::from_replica`]). What is copied is what real clusters
+//! share: SPIs, SK keys, Message ID counters, the Child SAs and their keys, addresses and
+//! NAT state, the negotiated capabilities. What is not: the outstanding request and the
+//! cached response (in flight at the failover), the old generation of an IKE rekey, and
+//! anything about TCP connections. A copy taken before the last exchanges is stale: that
+//! is the problem RFC 6311 solves, and what the restored SA's sync repairs.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use sim::{SimRng, SimTime};
+
+use super::auth::AuthVerified;
+use super::child::{Child, ChildState, EspSpis};
+use super::core::{Core, CoreKeys};
+use super::ike_sa::{Established, IkeSa, Path, State};
+use super::sync::{Restored, SyncProgress};
+use super::{HaSyncSupport, IkeConfig, NatStatus};
+
+/// The replicated state of one established IKE SA.
+#[derive(Debug, Clone)]
+pub struct SaReplica {
+    config: IkeConfig,
+    original_initiator: bool,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    spi_i: u64,
+    spi_r: u64,
+    core_initiator: bool,
+    keys: CoreKeys,
+    next_request_id: u32,
+    expected_request_id: u32,
+    rekey_at: SimTime,
+    expire_at: SimTime,
+    inner_address: Option<Ipv4Addr>,
+    children: BTreeMap<u32, Child>,
+    esp_spis: EspSpis,
+    nat: NatStatus,
+    fragmentation: bool,
+    ha: HaSyncSupport,
+    started: SimTime,
+}
+
+/// What changes in an SA's replica, cheap to compare: a cluster member only copies an SA
+/// again when its stamp moved (Message IDs, SPIs after an IKE rekey, Child SAs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplicaStamp {
+    spi_i: u64,
+    spi_r: u64,
+    next_request_id: u32,
+    expected_request_id: u32,
+    children: usize,
+    child_spis: u64,
+}
+
+impl SaReplica {
+    /// Our IKE SPI in the copied generation (the peer names the SA by it).
+    pub const fn local_spi(&self) -> u64 {
+        if self.core_initiator {
+            self.spi_i
+        } else {
+            self.spi_r
+        }
+    }
+
+    /// The SPI prefix of the SA's inbound ESP SPIs (an endpoint must not reuse it).
+    pub(crate) fn esp_prefix(&self) -> u16 {
+        self.esp_spis.prefix()
+    }
+
+    /// The original initiator's inner address (a pool lease on the responder).
+    pub const fn inner_address(&self) -> Option<Ipv4Addr> {
+        self.inner_address
+    }
+
+    /// The peer's address for requests.
+    pub const fn remote(&self) -> SocketAddrV4 {
+        self.remote
+    }
+
+    /// The NAT detection result.
+    pub const fn nat(&self) -> NatStatus {
+        self.nat
+    }
+}
+
+impl IkeSa {
+    /// A copy of this SA for a standby, if it is established.
+    pub fn replica(&self) -> Option<SaReplica> {
+        let State::Established(est) = &self.state else {
+            return None;
+        };
+        Some(SaReplica {
+            config: self.config.clone(),
+            original_initiator: self.original_initiator,
+            local: self.local,
+            remote: self.remote,
+            spi_i: self.core.spi_i,
+            spi_r: self.core.spi_r,
+            core_initiator: self.core.initiator,
+            keys: self.core.keys.clone()?,
+            next_request_id: self.core.next_request_id,
+            expected_request_id: self.core.expected_request_id,
+            rekey_at: est.rekey_at,
+            expire_at: est.expire_at,
+            inner_address: est.inner_address,
+            children: self.children.clone(),
+            esp_spis: self.esp_spis.clone(),
+            nat: self.nat,
+            fragmentation: self.fragmentation,
+            ha: self.ha,
+            started: self.started,
+        })
+    }
+
+    /// What a replica of this SA would hold that changes over its life.
+    pub fn replica_stamp(&self) -> ReplicaStamp {
+        ReplicaStamp {
+            spi_i: self.core.spi_i,
+            spi_r: self.core.spi_r,
+            next_request_id: self.core.next_request_id,
+            expected_request_id: self.core.expected_request_id,
+            children: self.children.len(),
+            child_spis: self.children.keys().map(|&s| u64::from(s)).sum(),
+        }
+    }
+
+    /// Rebuilds an SA from a replica on a new active cluster member at `now`. It is
+    /// established, and restoring until [`IkeSa::start_ha_sync`] (or, without sync
+    /// support, the first message from the peer) completes: see the `sync` module.
+    /// `replay_delta` is the jump the member made in its outbound ESP counters, sent
+    /// to the peer in IPSEC_REPLAY_COUNTER_SYNC.
+    pub fn from_replica(now: SimTime, r: &SaReplica, rng: SimRng, replay_delta: u32) -> Self {
+        let mut core = Core::new(r.spi_i, r.spi_r, r.core_initiator);
+        core.keys = Some(r.keys.clone());
+        core.next_request_id = r.next_request_id;
+        core.expected_request_id = r.expected_request_id;
+        let state = State::Established(Established {
+            _auth: AuthVerified::replicated(),
+            rekey_at: r.rekey_at,
+            expire_at: r.expire_at,
+            inner_address: r.inner_address,
+        });
+        let path = Path {
+            local: r.local,
+            remote: r.remote,
+        };
+        let mut sa = Self::skeleton(now, r.config.clone(), rng, path, core, state);
+        sa.original_initiator = r.original_initiator;
+        sa.started = r.started;
+        sa.children = r.children.clone();
+        for child in sa.children.values_mut() {
+            // Exchanges in flight were lost with the old member.
+            if matches!(child.state, ChildState::Rekeying | ChildState::Deleting) {
+                child.state = ChildState::Installed;
+            }
+        }
+        sa.esp_spis = r.esp_spis.clone();
+        sa.nat = r.nat;
+        sa.fragmentation = r.fragmentation;
+        sa.ha = r.ha;
+        sa.restored = Some(Restored {
+            at: now,
+            sync: SyncProgress::Pending,
+            replay_delta,
+        });
+        sa.rearm();
+        sa
+    }
+}
