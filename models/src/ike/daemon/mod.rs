@@ -30,6 +30,7 @@
 //! `tcp_cookie_closed`, `tcp_prefix_timeouts`, `tcp_sa_moved`, `esp_dropped_backpressure`,
 //! `esp_dropped_not_established`, `esp_dropped_no_connection`.
 
+mod mobike;
 mod policy;
 mod tcp;
 
@@ -39,6 +40,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{SimDuration, SimTime};
 
+pub use self::mobike::{MessageIdOnSwitch, MobikeCommand, MobikePolicy, NatDetectionOnSwitch};
 pub use self::policy::{
     CookieHold, FallbackTrigger, ReconnectPolicy, TcpRetransmit, TransportPolicy,
     TransportSelection,
@@ -170,6 +172,8 @@ pub struct IkeDaemon {
     originator: Option<Originator>,
     /// Connections to close once the current output is queued (COOKIE answers).
     pump_pending_close: Vec<ConnId>,
+    /// MOBIKE (RFC 4555; RFC 9329 §7.1).
+    mobike: mobike::MobikeState,
 }
 
 impl IkeDaemon {
@@ -196,6 +200,7 @@ impl IkeDaemon {
             abandoned: BTreeSet::new(),
             originator: None,
             pump_pending_close: Vec::new(),
+            mobike: mobike::MobikeState::default(),
         }
     }
 
@@ -331,6 +336,7 @@ impl IkeDaemon {
                 }
                 self.sa_ended(host, sa);
             }
+            IkeEvent::Mobike(e) => self.on_mobike_event(host, sa, e),
         }
     }
 
@@ -454,7 +460,10 @@ impl IkeDaemon {
 
     /// The peer's address and port as the SA last used them.
     fn remote_of(&self, sa: SaId) -> Option<SocketAddrV4> {
-        self.endpoint.as_ref()?.sa(sa).map(super::sa::IkeSa::remote)
+        self.endpoint
+            .as_ref()?
+            .sa(sa)
+            .map(super::sa::IkeSa::esp_remote)
     }
 
     /// Installs a Child SA (the first one, or a rekeyed successor): inbound by SPI,
@@ -669,6 +678,7 @@ impl App for IkeDaemon {
                 }
             }
             TIMER_KEEPALIVE => self.send_keepalives(host),
+            mobike::TIMER_MOBIKE => self.on_mobike_timer(host),
             other => self.on_conn_timer(host, other >> 56, other & ((1 << 56) - 1)),
         }
         self.pump(host);
@@ -705,10 +715,12 @@ impl App for IkeDaemon {
                 }
             },
         };
+        let mobike = ike.and_then(|bytes| self.mobike_before_udp(now, bytes));
         if let (Some(bytes), Some(endpoint)) = (ike, self.endpoint.as_mut()) {
             host.metrics().incr("ike_messages_received");
             endpoint.handle_datagram(now, to, from, bytes);
         }
+        self.mobike_after_udp(host, mobike);
         self.pump(host);
     }
 
@@ -767,6 +779,9 @@ impl App for IkeDaemon {
     }
 
     fn on_action(&mut self, host: &mut HostCtx<'_, '_>, action: &dyn Any) {
+        if let Some(cmd) = action.downcast_ref::<MobikeCommand>() {
+            return self.on_mobike_command(host, *cmd);
+        }
         let Some(cmd) = action.downcast_ref::<IkeCommand>() else {
             return;
         };

@@ -154,6 +154,7 @@ impl IkeSa {
                 data: auth,
             }),
         ];
+        self.mobike_offer(&mut inner);
         let tsi = match self.config.inner_address {
             InnerAddress::None => self.config.local_ts.clone(),
             InnerAddress::Request => {
@@ -209,6 +210,7 @@ impl IkeSa {
             self.fail(FailReason::AuthenticationFailed);
             return;
         };
+        self.mobike_note_answer(payloads);
         let inner = match self.config.inner_address {
             InnerAddress::Fixed(addr) => Some(addr),
             InnerAddress::Request => assigned_address(payloads),
@@ -287,6 +289,7 @@ impl IkeSa {
                 data: self.our_auth(&response, &ni),
             }),
         ];
+        self.mobike_answer(payloads, &mut inner);
         let wants = wants_address(payloads);
         let assigned = assigned.filter(|_| wants);
         let child = self.accept_first_child(payloads, assigned, wants, &ni, &nr);

@@ -11,6 +11,7 @@
 use sim::{SimRng, SimTime};
 
 use super::fragments::Reassembly;
+use super::mobike::MobikeRequest;
 use crate::ike::crypto::{
     self, DecryptedFragment, DhGroup, DhSecret, OpenError, SkKey, open, open_fragment, seal,
     seal_fragments,
@@ -63,6 +64,8 @@ pub(crate) enum Request {
     DeleteIke,
     /// Empty INFORMATIONAL (RFC 7296 §2.4).
     Liveness,
+    /// A MOBIKE exchange (RFC 4555).
+    Mobike(MobikeRequest),
 }
 
 /// Our side of a Child SA rekey in progress.

@@ -12,6 +12,7 @@ use super::auth::{AuthSent, AuthVerified};
 use super::child::{Child, EspSpis};
 use super::core::{CachedResponse, Core, Outstanding, Request};
 use super::init::{InitReplied, InitSent};
+use super::mobike::{Mobike, MobikeTask};
 use super::timers::{Timer, TimerTable};
 use super::{
     ChildSaKeys, FailReason, IkeConfig, IkeEvent, NAT_T_PORT, NatStatus, Retransmission, Stats,
@@ -78,6 +79,8 @@ pub struct IkeSa {
     pub(super) last_received: SimTime,
     /// Last ESP packet sent, if any.
     pub(super) last_esp_out: Option<SimTime>,
+    /// MOBIKE state (RFC 4555).
+    pub(super) mobike: Mobike,
 }
 
 /// The phase of the SA (style rule 7: one struct per state).
@@ -134,6 +137,7 @@ pub(super) enum Task {
     DeleteChild(u32),
     DeleteIke,
     Liveness,
+    Mobike(MobikeTask),
 }
 
 /// Which generation a message belongs to.
@@ -183,6 +187,7 @@ impl IkeSa {
             fragmentation: false,
             last_received: now,
             last_esp_out: None,
+            mobike: Mobike::default(),
         }
     }
 
@@ -490,6 +495,7 @@ impl IkeSa {
                     &[],
                     Request::Liveness,
                 ),
+                Task::Mobike(task) => self.start_mobike_task(now, task),
             }
         }
         self.rearm();

@@ -37,6 +37,7 @@ mod fragments;
 mod ike_sa;
 mod info;
 mod init;
+mod mobike;
 pub mod policy;
 mod proposal;
 mod puzzle;
@@ -52,6 +53,7 @@ use sim::{SimDuration, SimTime};
 pub use self::endpoint::{EndpointConfig, EndpointStats, IkeEndpoint, SaId};
 pub use self::ike_sa::IkeSa;
 pub use self::init::InitRefused;
+pub use self::mobike::{Cookie2Echo, MobikeEvent, MobikeStats};
 pub use self::policy::{
     AddressPool, FragmentationPolicy, HalfOpenPolicy, IkeConfig, InitErrorAction, InnerAddress,
     Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission, RetransmitPolicy,
@@ -165,6 +167,10 @@ pub enum FailReason {
     /// Responder: no IKE_AUTH arrived within the half-open timeout (RFC 7296 §2.6).
     #[error("half-open SA timed out")]
     HalfOpenTimeout,
+    /// MOBIKE: the peer did not echo our COOKIE2 (RFC 4555 §3.7, §4.2.5: the IKE SA MUST
+    /// be closed).
+    #[error("return-routability check failed")]
+    ReturnRoutabilityFailed,
 }
 
 /// Something the daemon must act on; see [`IkeSa::poll_event`].
@@ -214,6 +220,9 @@ pub enum IkeEvent {
     Failed(FailReason),
     /// The SA was deleted by either side, or expired. Terminal.
     Deleted,
+    /// MOBIKE (RFC 4555; RFC 9329 §7.1): an address update, a return-routability check,
+    /// or the IPsec SAs moving to a new path.
+    Mobike(MobikeEvent),
 }
 
 impl Stats {

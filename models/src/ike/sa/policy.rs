@@ -289,6 +289,13 @@ pub struct IkeConfig {
     /// time: the retried request leaves `attempts / rate` seconds later. Default
     /// 1,000,000 (RFC 8019 Table 2: about 0.9 s for 16 bits on a 2013 laptop core).
     pub puzzle_hash_rate_per_sec: u64,
+    /// Announce MOBIKE_SUPPORTED in IKE_AUTH (RFC 4555 §4.2.1). Default true, both roles.
+    pub mobike: bool,
+    /// MOBIKE return-routability checks over UDP (RFC 4555 §3.7: SHOULD by default): the
+    /// responder checks a peer's new address with COOKIE2 before moving the IPsec SAs,
+    /// and the initiator puts a COOKIE2 into its UPDATE_SA_ADDRESSES. Never over TCP
+    /// (RFC 9329 §7.1). Default true.
+    pub mobike_return_routability: bool,
 }
 
 impl IkeConfig {
@@ -312,6 +319,8 @@ impl IkeConfig {
             half_open_timeout: SimDuration::from_secs(30),
             nat_t_port_float: true,
             puzzle_hash_rate_per_sec: 1_000_000,
+            mobike: true,
+            mobike_return_routability: true,
         }
     }
 }
