@@ -2,7 +2,7 @@
 
 use std::net::SocketAddrV4;
 
-use models::ike::daemon::{IkeCommand, IkeDaemon};
+use models::ike::daemon::{IkeCommand, IkeDaemon, MobikeCommand};
 use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
@@ -62,6 +62,15 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             ActionSpec::NatReboot { node: n, .. } => custom(&sim, n, Box::new(NatCommand::Reboot)),
             ActionSpec::IkeDelete { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::Delete)),
             ActionSpec::IkeRekey { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::RekeyIke)),
+            ActionSpec::MobikeMove {
+                node: n, link: l, ..
+            } => {
+                let index = topo.nodes.iter().position(|x| x.name() == n);
+                let iface = index
+                    .and_then(|i| topo.iface(i, l))
+                    .expect("validated: the node's link");
+                custom(&sim, n, Box::new(MobikeCommand::Move { iface: iface.0 }))
+            }
             ActionSpec::OnPathDrop {
                 node: n,
                 duration,
@@ -290,7 +299,8 @@ fn app(spec: &AppSpec, base: &TcpSpec, address: Option<std::net::Ipv4Addr>) -> B
             transport.tcp = tcp(&TcpSpec::default());
             Box::new(
                 IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
-                    .with_transport(transport),
+                    .with_transport(transport)
+                    .with_mobike(ike.mobike_policy().expect("validated: MOBIKE settings")),
             )
         }
         AppSpec::Responder { port, tcp: own } => Box::new(Responder::new(ResponderConfig {
