@@ -5,7 +5,7 @@ use std::net::SocketAddrV4;
 use std::rc::Rc;
 
 use models::cluster::{Cluster, ClusterCommand, ClusterSwitch, HaPolicy, new_cluster};
-use models::ike::daemon::{HaMember, IkeCommand, IkeDaemon};
+use models::ike::daemon::{HaMember, IkeCommand, IkeDaemon, MobikeCommand};
 use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
@@ -96,6 +96,15 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             ActionSpec::NatReboot { node: n, .. } => custom(&sim, n, Box::new(NatCommand::Reboot)),
             ActionSpec::IkeDelete { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::Delete)),
             ActionSpec::IkeRekey { node: n, .. } => custom(&sim, n, Box::new(IkeCommand::RekeyIke)),
+            ActionSpec::MobikeMove {
+                node: n, link: l, ..
+            } => {
+                let index = topo.nodes.iter().position(|x| x.name() == n);
+                let iface = index
+                    .and_then(|i| topo.iface(i, l))
+                    .expect("validated: the node's link");
+                custom(&sim, n, Box::new(MobikeCommand::Move { iface: iface.0 }))
+            }
             ActionSpec::OnPathDrop {
                 node: n,
                 duration,
@@ -346,7 +355,8 @@ fn app(
             let mut transport = ike.transport().expect("validated: IKE transport");
             transport.tcp = tcp(&TcpSpec::default());
             let daemon = IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
-                .with_transport(transport);
+                .with_transport(transport)
+                .with_mobike(ike.mobike_policy().expect("validated: MOBIKE settings"));
             Box::new(match ha {
                 Some(h) => daemon.with_ha(HaMember::new(h.cluster, h.index, h.policy)),
                 None => daemon,

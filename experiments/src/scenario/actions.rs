@@ -133,6 +133,17 @@ pub enum ActionSpec {
         #[serde(default, rename = "match")]
         filter: FilterSpec,
     },
+    /// A MOBIKE client moves to another network (RFC 4555): its default route (and route
+    /// to the gateway) goes to its interface on `link`, and its IKE SA follows, over UDP
+    /// first, then TCP (RFC 9329 §7.1).
+    MobikeMove {
+        /// When.
+        at: Dur,
+        /// Which host (running an IKE initiator).
+        node: String,
+        /// The host's link to move to.
+        link: String,
+    },
 }
 
 fn both() -> DirChoice {
@@ -153,7 +164,8 @@ impl ActionSpec {
             | Self::IkeRekey { at, .. }
             | Self::OnPathDrop { at, .. }
             | Self::OnPathDelay { at, .. }
-            | Self::OnPathReset { at, .. } => at.0,
+            | Self::OnPathReset { at, .. }
+            | Self::MobikeMove { at, .. } => at.0,
         }
     }
 }

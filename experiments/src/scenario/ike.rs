@@ -166,6 +166,29 @@ pub struct IkeSpec {
     /// Close a connection after this many invalid frames (default 8).
     #[serde(default)]
     pub tcp_max_invalid_frames: Option<u32>,
+    /// MOBIKE (RFC 4555; RFC 9329 §7.1): announce MOBIKE_SUPPORTED (default true).
+    #[serde(default)]
+    pub mobike: Option<bool>,
+    /// MOBIKE: return-routability checks with COOKIE2 over UDP (default true).
+    #[serde(default)]
+    pub mobike_return_routability: Option<bool>,
+    /// MOBIKE client: send an unanswered UDP update over TCP after this many
+    /// retransmissions (default 1).
+    #[serde(default)]
+    pub mobike_tcp_retransmissions: Option<u32>,
+    /// MOBIKE client: ... or after this fixed delay from the move instead.
+    #[serde(default)]
+    pub mobike_tcp_after: Option<Dur>,
+    /// MOBIKE client: switch to TCP at all (default true).
+    #[serde(default)]
+    pub mobike_tcp: Option<bool>,
+    /// MOBIKE client: `keep` (default, RFC 9329 §7.1) or `new` Message ID on the switch.
+    #[serde(default)]
+    pub mobike_message_id: Option<String>,
+    /// MOBIKE client: `recompute` (default, RFC 9329 §7.1) or `stale` NAT-D after the
+    /// switch to TCP.
+    #[serde(default)]
+    pub mobike_nat_detection: Option<String>,
 }
 
 /// `transport` of an initiator (RFC 9329 §5.1).
@@ -395,6 +418,7 @@ impl IkeSpec {
         if self.puzzle_difficulty.is_some_and(|d| d > 24) {
             return Err("ike.puzzle_difficulty: at most 24 bits (the search really runs)".into());
         }
+        self.apply_mobike(&mut c)?;
         let endpoint = match self.role {
             IkeRole::Initiator => EndpointConfig::initiator(),
             IkeRole::Responder => {

@@ -36,6 +36,7 @@ mod actions;
 mod ike;
 mod links;
 mod middle;
+mod mobike;
 mod nodes;
 mod topology;
 

@@ -461,6 +461,15 @@ fn check_actions(
                 })
                 .map_err(ctx)?;
             }
+            ActionSpec::MobikeMove { node, link, .. } => {
+                of_kind(node, "a host running an ike initiator", |n| {
+                    matches!(n, NodeSpec::Host { apps, .. } if apps.iter().any(|a| matches!(a, AppSpec::Ike(i) if i.role == super::IkeRole::Initiator)))
+                })
+                .map_err(ctx)?;
+                if !links.contains(link) {
+                    return Err(ctx(undefined("link", link, links.iter())));
+                }
+            }
             ActionSpec::NatReboot { node, .. } => {
                 of_kind(node, "a nat", |n| matches!(n, NodeSpec::Nat(_))).map_err(ctx)?;
             }

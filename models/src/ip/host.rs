@@ -19,7 +19,7 @@ use sim::{Ctx, IfaceId, Metrics, Node, Packet, SimRng, SimTime, TimerId};
 use slotmap::{SlotMap, new_key_type};
 
 use crate::ip::Prefix;
-use crate::ip::route::{PrefixTable, RoutingTable};
+use crate::ip::route::{PrefixTable, Route, RoutingTable};
 use crate::ip::router::{decrement_ttl, forward_hop};
 use crate::tcp::{Connection, ConnectionError, Event as TcpEvent, TcpConfig, reset_for};
 use crate::wire::{
@@ -690,6 +690,14 @@ impl HostCtx<'_, '_> {
     /// Removes an address added with [`HostCtx::add_address`].
     pub fn remove_address(&mut self, addr: Ipv4Addr) {
         self.stack.virtual_addrs.retain(|a| *a != addr);
+    }
+
+    /// Adds or replaces the route for `prefix` (e.g. `0.0.0.0/0`): a multi-homed host
+    /// moving its traffic to another interface, as a mobile client does when it changes
+    /// networks (RFC 4555). Sources chosen by routing follow; TCP connections keep their
+    /// own source address.
+    pub fn set_route(&mut self, prefix: Prefix, iface: IfaceId) {
+        self.stack.cfg.routes.insert(prefix, Route { iface });
     }
 
     /// From now on, packets this host sends or forwards to `selector` go to this

@@ -385,3 +385,165 @@ pub fn direct(
     sim.connect_sym("lan", gateway, server, lan).unwrap();
     (sim, client, gateway)
 }
+
+/// The client's address on the open network (interface 0) in [`mobile`].
+pub const WIFI: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
+/// The client's address on the UDP-blocking network (interface 1) in [`mobile`].
+pub const CELL: Ipv4Addr = Ipv4Addr::new(100, 64, 0, 10);
+/// The public address of the UDP-blocking network's NAT, when [`mobile`] has one.
+pub const CELL_NAT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 200);
+
+/// A MOBIKE client with two networks (RFC 4555; RFC 9329 §7.1): interface 0 (link
+/// "wifi", address [`WIFI`]) reaches the ISP router directly; interface 1 (link "cell",
+/// address [`CELL`]) goes through an optional NAT ([`CELL_NAT`]) and a firewall that
+/// blocks UDP 500, UDP 4500 and ESP. The client starts on "wifi" over UDP, pings the
+/// server through the tunnel every 100 ms from 2 s, and uses `mobike` for its moves.
+///
+/// ```text
+/// client 192.0.2.10 ------------------------------- isp -- gateway 203.0.113.1 | 10.10.0.1 -- server
+/// client 100.64.0.10 -- [nat 198.51.100.200] -- fw --'
+/// ```
+pub fn mobile(
+    seed: u64,
+    cell_nat: bool,
+    mobike: models::ike::daemon::MobikePolicy,
+) -> (Simulation, NodeId, NodeId) {
+    let setup = Setup::new(TransportPolicy::udp_only());
+    let mut sim = Simulation::new(seed);
+    let client_daemon = IkeDaemon::new(IkeDaemonConfig {
+        endpoint: EndpointConfig::initiator(),
+        connect: Some(Connect {
+            peer: GATEWAY,
+            config: setup.client_ike.clone(),
+            start: Start::At(ms(100)),
+        }),
+        nat_keepalive: Some(secs(20)),
+        replay_window: models::esp::ReplayWindowSize::DEFAULT,
+    })
+    .with_transport(TransportPolicy::udp_only())
+    .with_mobike(mobike);
+    let pinger = UdpPinger::new(UdpPingerConfig {
+        to: SocketAddrV4::new(SERVER, 7),
+        port: 40000,
+        size: 100,
+        interval: ms(100),
+        start: Start::At(secs(2)),
+        stop: None,
+    });
+    let mut apps: Option<Vec<Box<dyn models::ip::App>>> =
+        Some(vec![Box::new(client_daemon), Box::new(pinger)]);
+    let mut client_routes = RoutingTable::new();
+    client_routes.insert(
+        "0.0.0.0/0".parse::<Prefix>().unwrap(),
+        Route { iface: IfaceId(0) },
+    );
+    let client = sim
+        .add_node(
+            "client",
+            Box::new(move |_| {
+                Box::new(Host::new(
+                    host_cfg(vec![WIFI, CELL], client_routes.clone()),
+                    apps.take().unwrap_or_default(),
+                ))
+            }),
+        )
+        .unwrap();
+    let nat = cell_nat.then(|| {
+        sim.add_node(
+            "cell-nat",
+            Box::new(|_| Box::new(Nat::new(NatConfig::new(CELL_NAT)).unwrap())),
+        )
+        .unwrap()
+    });
+    let fw = sim
+        .add_node(
+            "fw",
+            Box::new(|_| {
+                let udp = PacketFilter::any().protocol(IpProtocol::UDP);
+                let cfg = FirewallConfig::new(RuleAction::Allow)
+                    .rule(Rule::new(
+                        RuleAction::Deny,
+                        udp.clone().dst_ports(500..=500),
+                    ))
+                    .rule(Rule::new(RuleAction::Deny, udp.dst_ports(4500..=4500)))
+                    .rule(Rule::new(
+                        RuleAction::Deny,
+                        PacketFilter::any().protocol(IpProtocol::ESP),
+                    ));
+                Box::new(Firewall::new(cfg))
+            }),
+        )
+        .unwrap();
+    let mut isp_routes = RoutingTable::new();
+    isp_routes.insert(Prefix::host(WIFI), Route { iface: IfaceId(0) });
+    let cell_public = if cell_nat { CELL_NAT } else { CELL };
+    isp_routes.insert(Prefix::host(cell_public), Route { iface: IfaceId(1) });
+    isp_routes.insert(
+        "0.0.0.0/0".parse::<Prefix>().unwrap(),
+        Route { iface: IfaceId(2) },
+    );
+    let isp = sim
+        .add_node(
+            "isp",
+            Box::new(move |_| Box::new(models::ip::Router::new(isp_routes.clone()))),
+        )
+        .unwrap();
+    let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
+        endpoint: setup.gateway_endpoint.clone(),
+        connect: None,
+        nat_keepalive: Some(secs(20)),
+        replay_window: models::esp::ReplayWindowSize::DEFAULT,
+    })
+    .with_transport(TransportPolicy::default());
+    let mut gw_apps: Option<Vec<Box<dyn models::ip::App>>> = Some(vec![Box::new(gateway_daemon)]);
+    let mut routes = RoutingTable::new();
+    routes.insert(
+        "10.10.0.0/24".parse::<Prefix>().unwrap(),
+        Route { iface: IfaceId(1) },
+    );
+    routes.insert(
+        "0.0.0.0/0".parse::<Prefix>().unwrap(),
+        Route { iface: IfaceId(0) },
+    );
+    let gw_cfg = HostConfig {
+        forwarding: true,
+        ..host_cfg(vec![GATEWAY, GATEWAY_INNER], routes)
+    };
+    let gateway = sim
+        .add_node(
+            "gateway",
+            Box::new(move |_| {
+                Box::new(Host::new(
+                    gw_cfg.clone(),
+                    gw_apps.take().unwrap_or_default(),
+                ))
+            }),
+        )
+        .unwrap();
+    let server = sim
+        .add_node(
+            "server",
+            Box::new(|_| {
+                Box::new(Host::new(
+                    host_cfg(vec![SERVER], RoutingTable::new()),
+                    vec![Box::new(UdpEcho::new(7))],
+                ))
+            }),
+        )
+        .unwrap();
+    let p = LinkParams::new().delay(ms(5)).rate_bps(100_000_000);
+    sim.connect_sym("wifi", client, isp, p.clone()).unwrap();
+    match nat {
+        Some(nat) => {
+            sim.connect_sym("cell", client, nat, p.clone()).unwrap();
+            sim.connect_sym("cell-access", nat, fw, p.clone()).unwrap();
+        }
+        None => {
+            sim.connect_sym("cell", client, fw, p.clone()).unwrap();
+        }
+    }
+    sim.connect_sym("cell-out", fw, isp, p.clone()).unwrap();
+    sim.connect_sym("core", isp, gateway, p.clone()).unwrap();
+    sim.connect_sym("lan", gateway, server, p).unwrap();
+    (sim, client, gateway)
+}

@@ -19,10 +19,10 @@ use crate::cluster::{Cluster, HaPolicy, SaRecord, Snapshot};
 use crate::ike::sa::{ReplicaStamp, SaId, SaReplica};
 use crate::ip::HostCtx;
 
-pub(super) const TIMER_HEARTBEAT: u64 = 5;
-pub(super) const TIMER_REPLICATE: u64 = 6;
-pub(super) const TIMER_TAKEOVER: u64 = 7;
-pub(super) const TIMER_RESTORE_TIMEOUT: u64 = 8;
+pub(super) const TIMER_HEARTBEAT: u64 = 6;
+pub(super) const TIMER_REPLICATE: u64 = 7;
+pub(super) const TIMER_TAKEOVER: u64 = 8;
+pub(super) const TIMER_RESTORE_TIMEOUT: u64 = 9;
 
 /// Membership of a cluster.
 #[derive(Debug)]

@@ -31,6 +31,7 @@
 //! `esp_dropped_not_established`, `esp_dropped_no_connection`.
 
 mod ha;
+mod mobike;
 mod policy;
 mod tcp;
 
@@ -41,6 +42,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use sim::{SimDuration, SimTime};
 
 pub use self::ha::HaMember;
+pub use self::mobike::{MessageIdOnSwitch, MobikeCommand, MobikePolicy, NatDetectionOnSwitch};
 pub use self::policy::{
     CookieHold, FallbackTrigger, ReconnectPolicy, TcpRetransmit, TransportPolicy,
     TransportSelection,
@@ -174,6 +176,8 @@ pub struct IkeDaemon {
     pump_pending_close: Vec<ConnId>,
     /// Membership of an HA cluster (RFC 6311), if any.
     ha: Option<HaMember>,
+    /// MOBIKE (RFC 4555; RFC 9329 §7.1).
+    mobike: mobike::MobikeState,
 }
 
 impl IkeDaemon {
@@ -201,6 +205,7 @@ impl IkeDaemon {
             originator: None,
             pump_pending_close: Vec::new(),
             ha: None,
+            mobike: mobike::MobikeState::default(),
         }
     }
 
@@ -372,6 +377,7 @@ impl IkeDaemon {
                 }
                 self.sa_ended(host, sa);
             }
+            IkeEvent::Mobike(e) => self.on_mobike_event(host, sa, e),
         }
     }
 
@@ -495,7 +501,10 @@ impl IkeDaemon {
 
     /// The peer's address and port as the SA last used them.
     fn remote_of(&self, sa: SaId) -> Option<SocketAddrV4> {
-        self.endpoint.as_ref()?.sa(sa).map(super::sa::IkeSa::remote)
+        self.endpoint
+            .as_ref()?
+            .sa(sa)
+            .map(super::sa::IkeSa::esp_remote)
     }
 
     /// Installs a Child SA (the first one, or a rekeyed successor): inbound by SPI,
@@ -716,6 +725,7 @@ impl App for IkeDaemon {
             ha::TIMER_REPLICATE => self.ha_replicate(host),
             ha::TIMER_TAKEOVER => self.ha_takeover(host),
             ha::TIMER_RESTORE_TIMEOUT => self.ha_restore_timeout(host),
+            mobike::TIMER_MOBIKE => self.on_mobike_timer(host),
             other => self.on_conn_timer(host, other >> 56, other & ((1 << 56) - 1)),
         }
         self.pump(host);
@@ -752,10 +762,12 @@ impl App for IkeDaemon {
                 }
             },
         };
+        let mobike = ike.and_then(|bytes| self.mobike_before_udp(now, bytes));
         if let (Some(bytes), Some(endpoint)) = (ike, self.endpoint.as_mut()) {
             host.metrics().incr("ike_messages_received");
             endpoint.handle_datagram(now, to, from, bytes);
         }
+        self.mobike_after_udp(host, mobike);
         self.pump(host);
     }
 
@@ -814,6 +826,9 @@ impl App for IkeDaemon {
     }
 
     fn on_action(&mut self, host: &mut HostCtx<'_, '_>, action: &dyn Any) {
+        if let Some(cmd) = action.downcast_ref::<MobikeCommand>() {
+            return self.on_mobike_command(host, *cmd);
+        }
         let Some(cmd) = action.downcast_ref::<IkeCommand>() else {
             return;
         };

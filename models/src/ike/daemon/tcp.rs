@@ -608,6 +608,7 @@ impl IkeDaemon {
             return;
         };
         let before_sa = self.sa_of_message(bytes, false);
+        self.mobike_note_transport(now, before_sa, true);
         let stats_of = |d: &Self, sa: Option<SaId>| {
             sa.and_then(|sa| d.endpoint.as_ref()?.sa(sa))
                 .map(|s| (s.stats().messages_received, s.stats().dropped_integrity))

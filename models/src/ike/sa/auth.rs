@@ -165,6 +165,7 @@ impl IkeSa {
             }),
         ];
         inner.extend(sync::announce(self.config.ha_sync));
+        self.mobike_offer(&mut inner);
         let tsi = match self.config.inner_address {
             InnerAddress::None => self.config.local_ts.clone(),
             InnerAddress::Request => {
@@ -221,6 +222,7 @@ impl IkeSa {
             return;
         };
         self.ha = sync::announced(payloads).and(self.config.ha_sync);
+        self.mobike_note_answer(payloads);
         let inner = match self.config.inner_address {
             InnerAddress::Fixed(addr) => Some(addr),
             InnerAddress::Request => assigned_address(payloads),
@@ -302,6 +304,7 @@ impl IkeSa {
         // RFC 6311 §6: never claim a capability the initiator did not.
         self.ha = sync::announced(payloads).and(self.config.ha_sync);
         inner.extend(sync::announce(self.ha));
+        self.mobike_answer(payloads, &mut inner);
         let wants = wants_address(payloads);
         let assigned = assigned.filter(|_| wants);
         let child = self.accept_first_child(payloads, assigned, wants, &ni, &nr);

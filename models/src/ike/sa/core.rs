@@ -11,6 +11,7 @@
 use sim::{SimRng, SimTime};
 
 use super::fragments::Reassembly;
+use super::mobike::MobikeRequest;
 use crate::ike::crypto::{
     self, DecryptedFragment, DhGroup, DhSecret, OpenError, SkKey, open, open_fragment, seal,
     seal_fragments,
@@ -66,6 +67,8 @@ pub(crate) enum Request {
     /// RFC 6311 sync after a failover: Message ID 0 with this nonce, or (replay counters
     /// only) an ordinary INFORMATIONAL.
     HaSync(Option<[u8; 4]>),
+    /// A MOBIKE exchange (RFC 4555).
+    Mobike(MobikeRequest),
 }
 
 /// Our side of a Child SA rekey in progress.

@@ -12,6 +12,7 @@ use super::auth::{AuthSent, AuthVerified};
 use super::child::{Child, EspSpis};
 use super::core::{CachedResponse, Core, Outstanding, Request};
 use super::init::{InitReplied, InitSent};
+use super::mobike::{Mobike, MobikeTask};
 use super::sync::{PeerSync, Restored};
 use super::timers::{Timer, TimerTable};
 use super::{
@@ -85,6 +86,8 @@ pub struct IkeSa {
     pub(super) restored: Option<Restored>,
     /// The cluster's last sync, as its peer (RFC 6311 §5.1).
     pub(super) peer_sync: Option<Box<PeerSync>>,
+    /// MOBIKE state (RFC 4555).
+    pub(super) mobike: Mobike,
 }
 
 /// The phase of the SA (style rule 7: one struct per state).
@@ -143,6 +146,7 @@ pub(super) enum Task {
     Liveness,
     /// RFC 6311 sync after a failover (member).
     HaSync,
+    Mobike(MobikeTask),
 }
 
 /// Which generation a message belongs to.
@@ -195,6 +199,7 @@ impl IkeSa {
             ha: HaSyncSupport::NONE,
             restored: None,
             peer_sync: None,
+            mobike: Mobike::default(),
         }
     }
 
@@ -517,6 +522,7 @@ impl IkeSa {
                     self.stats.liveness_bytes += sent;
                 }
                 Task::HaSync => self.start_ha_sync_request(now),
+                Task::Mobike(task) => self.start_mobike_task(now, task),
             }
         }
         self.rearm();

@@ -92,7 +92,7 @@ impl IkeSa {
                 _ => {}
             }
         }
-        let inner: Vec<Payload> = if ours.is_empty() || delete_ike {
+        let mut inner: Vec<Payload> = if ours.is_empty() || delete_ike {
             Vec::new()
         } else {
             vec![Payload::Delete(DeletePayload {
@@ -100,6 +100,9 @@ impl IkeSa {
                 spis: ours,
             })]
         };
+        if sel == Sel::Current && !delete_ike {
+            inner.extend(self.mobike_on_request(path, msg.message_id, payloads));
+        }
         self.respond(
             sel,
             path,

@@ -99,7 +99,7 @@ pub(super) fn ike_spi(rng: &mut SimRng) -> u64 {
 }
 
 /// The two NAT-D notifies for a message from `local` to `remote` (RFC 7296 §2.23).
-fn nat_detection(
+pub(super) fn nat_detection(
     spi_i: u64,
     spi_r: u64,
     local: SocketAddrV4,
@@ -120,7 +120,7 @@ fn nat_detection(
 
 /// Compares the peer's NAT-D notifies with the addresses the message used. A peer
 /// without NAT-D notifies does not do NAT traversal: no NAT is assumed.
-fn nat_status(payloads: &[Payload], spi_i: u64, spi_r: u64, path: Path) -> NatStatus {
+pub(super) fn nat_status(payloads: &[Payload], spi_i: u64, spi_r: u64, path: Path) -> NatStatus {
     let hash = |a: SocketAddrV4| nat_detection_hash(spi_i, spi_r, IpAddr::V4(*a.ip()), a.port());
     let values = |ty| {
         payloads.iter().filter_map(move |p| match p {

@@ -37,6 +37,7 @@ mod fragments;
 mod ike_sa;
 mod info;
 mod init;
+mod mobike;
 pub mod policy;
 mod proposal;
 mod puzzle;
@@ -54,6 +55,7 @@ use sim::{SimDuration, SimTime};
 pub use self::endpoint::{EndpointConfig, EndpointStats, IkeEndpoint, SaId};
 pub use self::ike_sa::IkeSa;
 pub use self::init::InitRefused;
+pub use self::mobike::{Cookie2Echo, MobikeEvent, MobikeStats};
 pub use self::policy::{
     AddressPool, FragmentationPolicy, HaSyncSupport, HalfOpenPolicy, IkeConfig, InitErrorAction,
     InnerAddress, Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission,
@@ -173,6 +175,10 @@ pub enum FailReason {
     /// peer within the restore timeout (RFC 6311; RFC 9329 §7.4).
     #[error("not restored after failover")]
     NotRestored,
+    /// MOBIKE: the peer did not echo our COOKIE2 (RFC 4555 §3.7, §4.2.5: the IKE SA MUST
+    /// be closed).
+    #[error("return-routability check failed")]
+    ReturnRoutabilityFailed,
 }
 
 /// Something the daemon must act on; see [`IkeSa::poll_event`].
@@ -237,6 +243,9 @@ pub enum IkeEvent {
         /// The delta.
         delta: u64,
     },
+    /// MOBIKE (RFC 4555; RFC 9329 §7.1): an address update, a return-routability check,
+    /// or the IPsec SAs moving to a new path.
+    Mobike(MobikeEvent),
 }
 
 impl Stats {

@@ -292,6 +292,13 @@ pub struct IkeConfig {
     /// RFC 6311 capabilities announced in IKE_AUTH (only those both peers announce are
     /// used). Default both: a client that may talk to an HA cluster wants them.
     pub ha_sync: HaSyncSupport,
+    /// Announce MOBIKE_SUPPORTED in IKE_AUTH (RFC 4555 §4.2.1). Default true, both roles.
+    pub mobike: bool,
+    /// MOBIKE return-routability checks over UDP (RFC 4555 §3.7: SHOULD by default): the
+    /// responder checks a peer's new address with COOKIE2 before moving the IPsec SAs,
+    /// and the initiator puts a COOKIE2 into its UPDATE_SA_ADDRESSES. Never over TCP
+    /// (RFC 9329 §7.1). Default true.
+    pub mobike_return_routability: bool,
 }
 
 /// The RFC 6311 notifications an SA announces in IKE_AUTH (§6.1, §6.2).
@@ -350,6 +357,8 @@ impl IkeConfig {
             nat_t_port_float: true,
             puzzle_hash_rate_per_sec: 1_000_000,
             ha_sync: HaSyncSupport::default(),
+            mobike: true,
+            mobike_return_routability: true,
         }
     }
 }

@@ -63,7 +63,12 @@ impl IkeSa {
         };
         self.stats.messages_received += 1;
         self.last_received = self.last_received.max(now);
-        if self.nat.any() {
+        // RFC 4555 §3.5, §3.8: with MOBIKE the initiator alone decides its addresses; the
+        // responder still follows a NAT rebinding, but only on requests (a late response
+        // from an address already left must not undo an UPDATE_SA_ADDRESSES).
+        let dynamic =
+            !self.mobike_negotiated() || (!self.original_initiator && kind == Incoming::NewRequest);
+        if self.nat.any() && dynamic {
             self.local = path.local;
             self.remote = path.remote;
         }
@@ -76,6 +81,7 @@ impl IkeSa {
             }
             return;
         }
+        self.mobike.note_path(path.local, path.remote);
         match kind {
             Incoming::NewRequest => self.on_request(now, sel, path, msg, &payloads),
             _ => self.on_response(now, sel, &payloads),
@@ -171,6 +177,7 @@ impl IkeSa {
             },
             Request::Liveness => {}
             Request::HaSync(nonce) => self.on_ha_sync_response(now, nonce, payloads),
+            Request::Mobike(request) => self.on_mobike_response(request, payloads),
         }
     }
 }

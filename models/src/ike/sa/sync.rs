@@ -346,7 +346,7 @@ impl IkeSa {
             self.core.next_request_id,
         );
         let (m2, p2) = (answer.recv, answer.send);
-        self.abandon_outstanding();
+        self.abandon_for_sync();
         self.core.expected_request_id = m2;
         self.core.next_request_id = p2;
         self.core.last_response = None;
@@ -379,7 +379,7 @@ impl IkeSa {
 
     /// Peer: the pending exchange is abandoned by a sync (§5.1). A liveness check is
     /// answered by the sync itself; other exchanges start again on the new IDs.
-    fn abandon_outstanding(&mut self) {
+    fn abandon_for_sync(&mut self) {
         let Some(out) = self.core.outstanding.take() else {
             return;
         };
@@ -393,7 +393,11 @@ impl IkeSa {
             Request::RekeyIke(_) => Some(Task::RekeyIke),
             Request::DeleteChild(spi) => Some(Task::DeleteChild(spi)),
             Request::DeleteIke => Some(Task::DeleteIke),
-            Request::SaInit | Request::Auth | Request::Liveness | Request::HaSync(_) => None,
+            Request::SaInit
+            | Request::Auth
+            | Request::Liveness
+            | Request::HaSync(_)
+            | Request::Mobike(_) => None,
         };
         if let Some(task) = task {
             self.queue_first(task);
