@@ -3,6 +3,7 @@
 use std::net::SocketAddrV4;
 
 use models::ike::daemon::{IkeCommand, IkeDaemon};
+use models::ike::wire::NotifyType;
 use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
@@ -95,6 +96,18 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
                 n,
                 Box::new(OnPathCommand::Reset { filter: filter(f) }),
             ),
+            ActionSpec::OnPathForgeInitError {
+                node: n,
+                notify,
+                delay,
+                ..
+            } => {
+                let cmd = OnPathCommand::ForgeInitError {
+                    notify: NotifyType(*notify),
+                    delay: delay.map_or(sim::SimDuration::ZERO, |d| d.0),
+                };
+                custom(&sim, n, Box::new(cmd))
+            }
             ActionSpec::SetLink {
                 link: l,
                 direction,
