@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use models::cluster::{Cluster, ClusterCommand, ClusterSwitch, HaPolicy, new_cluster};
 use models::ike::daemon::{HaMember, IkeCommand, IkeDaemon, MobikeCommand};
+use models::ike::wire::NotifyType;
 use models::ip::{App, Host, HostConfig, Router, RoutingTable};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
@@ -138,6 +139,18 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
                 n,
                 Box::new(OnPathCommand::Reset { filter: filter(f) }),
             ),
+            ActionSpec::OnPathForgeInitError {
+                node: n,
+                notify,
+                delay,
+                ..
+            } => {
+                let cmd = OnPathCommand::ForgeInitError {
+                    notify: NotifyType(*notify),
+                    delay: delay.map_or(sim::SimDuration::ZERO, |d| d.0),
+                };
+                custom(&sim, n, Box::new(cmd))
+            }
             ActionSpec::SetLink {
                 link: l,
                 direction,

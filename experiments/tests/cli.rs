@@ -674,3 +674,45 @@ fn tshark_decodes_rfc9329_streams_with_the_plugin() {
     }
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// The `on-path-forge-init-error` action and the `*_init_error` keys reach the models: over
+/// TCP a forged NO_PROPOSAL_CHOSEN ends an `immediate` client's IKE SA, while a `wait`
+/// client establishes after the responder closes the poisoned connection and the client
+/// re-opens it and resends its request (RFC 9329 §6.2, §6.4).
+#[test]
+fn forged_init_error_fails_immediate_and_delays_wait_over_tcp() {
+    let run = |policy: &str| -> String {
+        let out = tempdir(&format!("forge-{policy}"));
+        let o = ikesim(&[
+            "run",
+            "scenarios/ike-init-forged-error.toml",
+            "--set",
+            "nodes.client.apps.0.transport=tcp",
+            "--set",
+            &format!("nodes.client.apps.0.tcp_init_error={policy}"),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let csv = String::from_utf8(read(&out, "metrics.csv")).unwrap();
+        std::fs::remove_dir_all(out).unwrap();
+        csv
+    };
+    let value = |csv: &str, entity: &str, metric: &str| -> Option<f64> {
+        let needle = format!(",{entity},{metric},");
+        let line = csv.lines().find(|l| l.contains(&needle))?;
+        line.rsplit(',').next()?.parse().ok()
+    };
+    let immediate = run("immediate");
+    assert_eq!(
+        value(&immediate, "attacker", "init_errors_forged"),
+        Some(1.0)
+    );
+    assert_eq!(value(&immediate, "client", "ike_failed"), Some(1.0));
+    assert_eq!(value(&immediate, "client", "ike_established"), None);
+    let wait = run("wait");
+    assert_eq!(value(&wait, "client", "ike_established"), Some(1.0));
+    assert_eq!(value(&wait, "client", "tcp_reconnections"), Some(1.0));
+    let setup = value(&wait, "client", "ike_setup_total_ns.mean").unwrap();
+    assert!(setup > 30e9, "{setup}");
+}

@@ -5,10 +5,11 @@
 
 mod middlebox_harness;
 
-use middlebox_harness::{Rig, Seg, ep, ms, secs, tcp, udp};
+use middlebox_harness::{Rig, Seg, ep, ms, raw, secs, tcp, udp};
+use models::ike::wire::{ExchangeType, Flags, Message, NotifyType, Payload};
 use models::middlebox::{OnPath, OnPathCommand, PacketFilter};
-use models::wire::{IpProtocol, TcpControl, TcpSeqNumber};
-use sim::IfaceId;
+use models::wire::{IpProtocol, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber};
+use sim::{IfaceId, SimDuration};
 
 /// The client on interface 0 (`in0`), the server on interface 1 (`out`).
 fn rig() -> Rig {
@@ -175,4 +176,138 @@ fn inject_sends_bytes_as_they_are() {
         (rig.count("injected"), rig.count("invalid_commands")),
         (2, 1)
     );
+}
+
+/// An IKE message header-only request of `exchange` with SPIi `spi_i` (the attacker reads
+/// nothing beyond the header).
+fn ike_request(exchange: ExchangeType, spi_i: u64, message_id: u32) -> Vec<u8> {
+    Message {
+        spi_i,
+        spi_r: 0,
+        exchange_type: exchange,
+        flags: Flags {
+            initiator: true,
+            response: false,
+        },
+        message_id,
+        payloads: vec![],
+    }
+    .emit()
+}
+
+fn forge(delay: SimDuration) -> Box<OnPathCommand> {
+    Box::new(OnPathCommand::ForgeInitError {
+        notify: NotifyType::NO_PROPOSAL_CHOSEN,
+        delay,
+    })
+}
+
+/// The forged message: an unprotected IKE_SA_INIT response to `spi_i` with one notify.
+fn assert_forged_error(ike: &[u8], spi_i: u64) {
+    let msg = Message::parse(ike).unwrap();
+    assert_eq!(
+        (msg.spi_i, msg.spi_r, msg.exchange_type, msg.message_id),
+        (spi_i, 0, ExchangeType::IKE_SA_INIT, 0)
+    );
+    assert!(msg.flags.response && !msg.flags.initiator);
+    let [Payload::Notify(n)] = msg.payloads.as_slice() else {
+        panic!("one notify expected: {:?}", msg.payloads);
+    };
+    assert_eq!(n.ty, NotifyType::NO_PROPOSAL_CHOSEN);
+}
+
+#[test]
+fn forge_init_error_answers_the_next_udp_init_request_once() {
+    let mut rig = rig();
+    rig.command_at(ms(0), forge(ms(30)));
+    rig.run_until(ms(1));
+    let (client, gw) = (ep("192.0.2.10:500"), ep("198.51.100.1:500"));
+    // Not IKE_SA_INIT: passes without a reply.
+    let auth = ike_request(ExchangeType::IKE_AUTH, 7, 1);
+    assert_eq!(rig.step("in0", udp(client, gw, &auth)).len(), 1);
+    let init = ike_request(ExchangeType::IKE_SA_INIT, 0x1122_3344_5566_7788, 0);
+    rig.send_at(ms(10), "in0", udp(client, gw, &init));
+    rig.run_until(ms(100));
+    let got = rig.received("in0");
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].src, got[0].dst), (gw, client));
+    // Sent 10 ms, 1 ms to the attacker, held 30 ms, 1 ms back.
+    assert_eq!(got[0].at.since_start(), ms(42));
+    assert_forged_error(&got[0].payload, 0x1122_3344_5566_7788);
+    assert_eq!(rig.received("out").len(), 2, "the requests pass unchanged");
+    // One-shot.
+    rig.send_at(ms(110), "in0", udp(client, gw, &init));
+    rig.run_until(ms(200));
+    assert_eq!(rig.received("in0").len(), 1);
+    assert_eq!(rig.count("init_errors_forged"), 1);
+}
+
+#[test]
+fn forge_init_error_keeps_the_non_esp_marker_on_port_4500() {
+    let mut rig = rig();
+    rig.command_at(ms(0), forge(SimDuration::ZERO));
+    rig.run_until(ms(1));
+    let (client, gw) = (ep("192.0.2.10:4500"), ep("198.51.100.1:4500"));
+    let mut init = vec![0; 4];
+    init.extend(ike_request(ExchangeType::IKE_SA_INIT, 99, 0));
+    let got = rig.step("in0", udp(client, gw, &init));
+    let reply = &got.iter().find(|d| d.to == "in0").unwrap().rx;
+    assert_eq!(reply.payload[..4], [0; 4]);
+    assert_forged_error(&reply.payload[4..], 99);
+}
+
+/// Over TCP the forged frame continues the responder's side of the stream: its sequence
+/// number is the ACK of the request (the initiator's RCV.NXT) and it acknowledges the
+/// request; the request's timestamps are echoed so PAWS lets it in.
+#[test]
+fn forge_init_error_continues_the_tcp_stream() {
+    let mut rig = rig();
+    rig.command_at(ms(0), forge(SimDuration::ZERO));
+    rig.run_until(ms(1));
+    let (client, gw) = (ep("192.0.2.10:40000"), ep("198.51.100.1:4500"));
+    let ike = ike_request(ExchangeType::IKE_SA_INIT, 42, 0);
+    let mut stream = b"IKETCP".to_vec();
+    stream.extend(u16::try_from(ike.len() + 6).unwrap().to_be_bytes());
+    stream.extend([0; 4]);
+    stream.extend(&ike);
+    let repr = TcpRepr {
+        src_port: client.port(),
+        dst_port: gw.port(),
+        control: TcpControl::Psh,
+        seq_number: TcpSeqNumber(1000),
+        ack_number: Some(TcpSeqNumber(5000)),
+        window_len: 65535,
+        window_scale: None,
+        max_seg_size: None,
+        sack_permitted: false,
+        sack_ranges: [None; 4],
+        timestamp: Some((111, 222)),
+        payload_len: stream.len(),
+    };
+    let mut seg = vec![0; repr.buffer_len()];
+    repr.emit(
+        &mut TcpPacket::new_unchecked(&mut seg[..]),
+        *client.ip(),
+        *gw.ip(),
+        |p| p.copy_from_slice(&stream),
+    );
+    let packet = raw(*client.ip(), *gw.ip(), IpProtocol::TCP, &seg);
+    let got = rig.step("in0", packet);
+    assert_eq!(got.iter().filter(|d| d.to == "out").count(), 1);
+    let reply = &got.iter().find(|d| d.to == "in0").unwrap().rx;
+    let tcp = reply.tcp.unwrap();
+    assert_eq!((reply.src, reply.dst), (gw, client));
+    assert_eq!(tcp.seq_number, TcpSeqNumber(5000));
+    assert_eq!(
+        tcp.ack_number,
+        Some(TcpSeqNumber(1000 + u32::try_from(stream.len()).unwrap()))
+    );
+    assert_eq!(tcp.timestamp, Some((222, 111)));
+    let frame = &reply.payload;
+    assert_eq!(
+        usize::from(u16::from_be_bytes([frame[0], frame[1]])),
+        frame.len()
+    );
+    assert_eq!(frame[2..6], [0; 4]);
+    assert_forged_error(&frame[6..], 42);
 }

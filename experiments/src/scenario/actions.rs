@@ -144,6 +144,24 @@ pub enum ActionSpec {
         /// The host's link to move to.
         link: String,
     },
+    /// An on-path node answers the next IKE_SA_INIT request it sees with a forged
+    /// unprotected error response (RFC 7296 §2.21.1, RFC 9329 §6.4), `delay` after it.
+    OnPathForgeInitError {
+        /// When.
+        at: Dur,
+        /// Which on-path node.
+        node: String,
+        /// The notify message type (default 14, NO_PROPOSAL_CHOSEN; 7 is INVALID_SYNTAX).
+        #[serde(default = "no_proposal_chosen")]
+        notify: u16,
+        /// How long after the request the forged response leaves (default 0).
+        #[serde(default)]
+        delay: Option<Dur>,
+    },
+}
+
+fn no_proposal_chosen() -> u16 {
+    14
 }
 
 fn both() -> DirChoice {
@@ -165,7 +183,8 @@ impl ActionSpec {
             | Self::OnPathDrop { at, .. }
             | Self::OnPathDelay { at, .. }
             | Self::OnPathReset { at, .. }
-            | Self::MobikeMove { at, .. } => at.0,
+            | Self::MobikeMove { at, .. }
+            | Self::OnPathForgeInitError { at, .. } => at.0,
         }
     }
 }

@@ -149,6 +149,10 @@ pub struct IkeSpec {
     /// `wait`.
     #[serde(default)]
     pub tcp_init_error: Option<InitErrorKey>,
+    /// Error notify in IKE_SA_INIT over UDP: `immediate` (default) or `wait` (RFC 7296
+    /// §2.21.1: keep retransmitting in case a genuine response follows).
+    #[serde(default)]
+    pub udp_init_error: Option<InitErrorKey>,
     /// First wait before re-opening a broken connection (default 100 ms; doubles).
     #[serde(default)]
     pub tcp_reconnect_delay: Option<Dur>,
@@ -344,6 +348,9 @@ impl IkeSpec {
                 .collect::<Result<_, _>>()?;
         }
         c.child_pfs = self.child_pfs;
+        if self.udp_init_error == Some(InitErrorKey::Wait) {
+            c.init_error = InitErrorAction::Wait;
+        }
         if self.request_address {
             c.inner_address = InnerAddress::Request;
         }

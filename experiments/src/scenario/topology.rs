@@ -482,6 +482,12 @@ fn check_actions(
                 .map_err(ctx)?;
                 filter.filter().map_err(|e| ctx(format!("match: {e}")))?;
             }
+            ActionSpec::OnPathForgeInitError { node, .. } => {
+                of_kind(node, "an on-path node", |n| {
+                    matches!(n, NodeSpec::OnPath { .. })
+                })
+                .map_err(ctx)?;
+            }
         }
     }
     for (key, list) in [("capture", &s.capture), ("queue_series", &s.queue_series)] {

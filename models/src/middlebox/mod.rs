@@ -14,6 +14,7 @@
 
 mod filter;
 mod firewall;
+mod forge;
 mod onpath;
 pub(crate) mod packet;
 

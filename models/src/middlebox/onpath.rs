@@ -10,8 +10,10 @@ use std::collections::VecDeque;
 
 use sim::{Ctx, IfaceId, Node, Packet, SimDuration, SimTime};
 
+use super::forge::init_error_reply;
 use super::packet::{PacketInfo, tcp_rst};
 use super::{PacketFilter, Wakeup, assert_two_ifaces, other_iface};
+use crate::ike::wire::NotifyType;
 
 /// A scripted command for an [`OnPath`] node, delivered with
 /// `sim::Action::Custom { node, payload: Box::new(command) }`.
@@ -44,6 +46,18 @@ pub enum OnPathCommand {
         /// Which connection.
         filter: PacketFilter,
     },
+    /// Answer the next IKE_SA_INIT request seen (either way; UDP to port 500 or 4500, or
+    /// an IKE frame in a TCP segment to port 4500) with a forged unprotected IKE_SA_INIT
+    /// response carrying the error notify `notify` (RFC 7296 §2.21.1, RFC 9329 §6.4),
+    /// sent back to the initiator `delay` after the request passed. The request is
+    /// forwarded unchanged. Over TCP the forged segment continues the responder's side
+    /// of the stream (see `forge::init_error_reply`). One-shot.
+    ForgeInitError {
+        /// The notify message type, e.g. `NotifyType::NO_PROPOSAL_CHOSEN`.
+        notify: NotifyType,
+        /// How long after the request the forged response leaves.
+        delay: SimDuration,
+    },
     /// Send `bytes` out of `iface` as they are (a forged or malformed packet).
     Inject {
         /// The interface to send on (0 or 1).
@@ -72,13 +86,16 @@ const TIMER_RELEASE: u64 = 0;
 ///
 /// Metrics: `forwarded` (sent on at once), `delayed` (held, then sent), `dropped`,
 /// `resets_injected` (forged RST packets, two per reset), `injected` (from
-/// [`OnPathCommand::Inject`]), `invalid_commands` (an unknown payload, or an interface it
+/// [`OnPathCommand::Inject`]), `init_errors_forged` (from
+/// [`OnPathCommand::ForgeInitError`]), `invalid_commands` (an unknown payload, or an interface it
 /// does not have).
 #[derive(Debug, Default)]
 pub struct OnPath {
     drops: Vec<Window>,
     delays: Vec<Window>,
     resets: Vec<PacketFilter>,
+    /// Pending forged IKE_SA_INIT errors: notify and delay, first come first served.
+    forges: VecDeque<(NotifyType, SimDuration)>,
     /// Held packets per outgoing interface, with their release times (non-decreasing).
     held: [VecDeque<(SimTime, Packet)>; 2],
     wakeup: Wakeup,
@@ -141,6 +158,10 @@ impl Node for OnPath {
             return;
         }
         let rsts = self.take_reset(&info);
+        let forged = self
+            .forges
+            .front()
+            .and_then(|&(notify, delay)| Some((init_error_reply(&packet.data, notify)?, delay)));
         let hold = self
             .delays
             .iter()
@@ -159,6 +180,13 @@ impl Node for OnPath {
             // Behind the observed segment, so the receiver's RCV.NXT has moved past it.
             let to_receiver = ctx.packet(to_receiver);
             self.emit(ctx, out, to_receiver, hold);
+        }
+        if let Some((reply, delay)) = forged {
+            self.forges.pop_front();
+            ctx.metrics().incr("init_errors_forged");
+            let reply = ctx.packet(reply);
+            let at = (delay > SimDuration::ZERO).then(|| now + delay);
+            self.emit(ctx, iface, reply, at);
         }
     }
 
@@ -200,6 +228,9 @@ impl Node for OnPath {
                 until: now + *duration,
             }),
             Some(OnPathCommand::Reset { filter }) => self.resets.push(filter.clone()),
+            Some(OnPathCommand::ForgeInitError { notify, delay }) => {
+                self.forges.push_back((*notify, *delay));
+            }
             Some(OnPathCommand::Inject { iface, bytes })
                 if (iface.0 as usize) < ctx.iface_count() =>
             {

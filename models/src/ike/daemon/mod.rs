@@ -20,6 +20,7 @@
 //! `esp_dropped_<reason>`, `esp_no_sa`, `nat_keepalives_sent`, `nat_keepalives_received`,
 //! and per SA the endpoint's counters at the end (`ike_retransmits`, ...). Transport:
 //! `ike_setup_total_ns` (histogram: from the first attempt, fallback included),
+//! `ike_fail_total_ns` (histogram: from the first attempt to a failure),
 //! `ike_transport_fallbacks`, `ike_udp_abandoned`, bytes by kind (`ike_udp_bytes_sent`,
 //! `ike_tcp_bytes_sent` (framing included), `esp_udp_bytes_out`, `esp_ip_bytes_out`,
 //! `esp_tcp_bytes_out`, `esp_tcp_bytes_in`, `keepalive_udp_bytes_sent`,
@@ -342,6 +343,10 @@ impl IkeDaemon {
             IkeEvent::IkeSaRekeyed { .. } => host.metrics().incr("ike_rekeyed"),
             IkeEvent::Failed(reason) => {
                 host.metrics().incr("ike_failed");
+                if let Some(o) = &self.originator {
+                    let total = host.now().saturating_duration_since(o.started);
+                    host.metrics().record("ike_fail_total_ns", total.as_nanos());
+                }
                 host.trace(|| format!("IKE SA {} failed: {reason}", sa.0));
                 self.sa_ended(host, sa);
             }
