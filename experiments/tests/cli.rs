@@ -4,18 +4,12 @@
 
 mod common;
 
-use common::ikesim;
+use common::{have_tshark, ikesim, tempdir, tshark_rfc9329, tshark_rfc9329_counts};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const SCENARIO: &str = "scenarios/udp-bottleneck.toml";
-
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ikesim-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
 
 /// Runs the example scenario (shortened) into a fresh folder and returns it.
 fn run_into(tag: &str, extra: &[&str]) -> PathBuf {
@@ -191,20 +185,6 @@ fn runaway_runs_end_with_an_error_naming_the_seed() {
     assert!(stderr.contains("reproduce:"), "{stderr}");
 }
 
-/// Whether tshark is there; CI sets IKESIM_REQUIRE_TSHARK so that a missing tshark fails
-/// instead of skipping.
-fn have_tshark() -> bool {
-    if Command::new("tshark").arg("--version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("IKESIM_REQUIRE_TSHARK").is_none(),
-        "tshark is required but not installed"
-    );
-    eprintln!("tshark not installed; skipping (CI installs it)");
-    false
-}
-
 /// tshark reads every capture in `dir/pcap` with IP, UDP and TCP checksum checks on and
 /// reports no malformed packet, no bad checksum and no other warning; returns the number of
 /// frames read per file.
@@ -368,59 +348,6 @@ fn tshark_decrypts_ike_and_esp_with_the_key_directory() {
     // The decrypted ESP carries the pings between inner addresses.
     assert!(tshark_count(&out, "ip.src == 10.10.0.10 && udp.srcport == 7") > 100);
     std::fs::remove_dir_all(out).unwrap();
-}
-
-/// The project's Wireshark Lua plugin for RFC 9329 (IKE and ESP over TCP).
-fn rfc9329_plugin() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/wireshark/rfc9329.lua")
-}
-
-/// Runs tshark on `out/pcap/<capture>` with the RFC 9329 plugin, the run's key directory and
-/// IP and TCP checksum checks, plus `args`; returns standard output.
-fn tshark_rfc9329(out: &Path, capture: &str, args: &[&str]) -> String {
-    let plugin = rfc9329_plugin();
-    assert!(plugin.exists(), "{} missing", plugin.display());
-    let o = Command::new("tshark")
-        .env("WIRESHARK_CONFIG_DIR", out.join("wireshark"))
-        .arg("-X")
-        .arg(format!("lua_script:{}", plugin.display()))
-        .arg("-n")
-        .arg("-r")
-        .arg(out.join("pcap").join(capture))
-        .args([
-            "-o",
-            "ip.check_checksum:TRUE",
-            "-o",
-            "tcp.check_checksum:TRUE",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{capture}: {stderr}");
-    // A plugin that fails to load or run is reported on stderr, not as an exit status.
-    assert!(!stderr.contains("Lua"), "{capture}: {stderr}");
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// Frames of one capture matching each display filter (one tshark pass: `-z io,stat`).
-fn tshark_rfc9329_counts(out: &Path, capture: &str, filters: &[&str]) -> Vec<usize> {
-    assert!(
-        filters.iter().all(|f| !f.contains(',')),
-        "io,stat splits on commas"
-    );
-    let stat = format!("io,stat,0,{}", filters.join(","));
-    let text = tshark_rfc9329(out, capture, &["-q", "-z", &stat]);
-    // The one data row: "|   0.0 <> 114.1 |     22 |  3934 |  ...": Frames, Bytes per filter.
-    let row = text
-        .lines()
-        .find(|l| l.contains("<>"))
-        .unwrap_or_else(|| panic!("{capture}: no io,stat row in {text}"));
-    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-    let counts: Vec<usize> = (0..filters.len())
-        .map(|i| cells[2 + 2 * i].parse().unwrap())
-        .collect();
-    counts
 }
 
 /// `-T fields` rows of one capture for frames matching `filter`, each a list of fields whose

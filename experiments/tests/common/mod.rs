@@ -2,6 +2,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a subset of the helpers")]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Runs the `ikesim` binary with `args` from the `experiments` folder.
@@ -22,4 +23,78 @@ pub(crate) fn ok(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A fresh folder under the system's temporary folder for test `tag`.
+pub(crate) fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ikesim-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Whether tshark is there; CI sets IKESIM_REQUIRE_TSHARK so that a missing tshark fails
+/// instead of skipping.
+pub(crate) fn have_tshark() -> bool {
+    if Command::new("tshark").arg("--version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("IKESIM_REQUIRE_TSHARK").is_none(),
+        "tshark is required but not installed"
+    );
+    eprintln!("tshark not installed; skipping (CI installs it)");
+    false
+}
+
+/// The project's Wireshark Lua plugin for RFC 9329 (IKE and ESP over TCP).
+pub(crate) fn rfc9329_plugin() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tools/wireshark/rfc9329.lua")
+}
+
+/// Runs tshark on `out/pcap/<capture>` with the RFC 9329 plugin, the run's key directory and
+/// IP and TCP checksum checks, plus `args`; returns standard output.
+pub(crate) fn tshark_rfc9329(out: &Path, capture: &str, args: &[&str]) -> String {
+    let plugin = rfc9329_plugin();
+    assert!(plugin.exists(), "{} missing", plugin.display());
+    let o = Command::new("tshark")
+        .env("WIRESHARK_CONFIG_DIR", out.join("wireshark"))
+        .arg("-X")
+        .arg(format!("lua_script:{}", plugin.display()))
+        .arg("-n")
+        .arg("-r")
+        .arg(out.join("pcap").join(capture))
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{capture}: {stderr}");
+    // A plugin that fails to load or run is reported on stderr, not as an exit status.
+    assert!(!stderr.contains("Lua"), "{capture}: {stderr}");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Frames of one capture matching each display filter (one tshark pass: `-z io,stat`).
+pub(crate) fn tshark_rfc9329_counts(out: &Path, capture: &str, filters: &[&str]) -> Vec<usize> {
+    assert!(
+        filters.iter().all(|f| !f.contains(',')),
+        "io,stat splits on commas"
+    );
+    let stat = format!("io,stat,0,{}", filters.join(","));
+    let text = tshark_rfc9329(out, capture, &["-q", "-z", &stat]);
+    // The one data row: "|   0.0 <> 114.1 |     22 |  3934 |  ...": Frames, Bytes per filter.
+    let row = text
+        .lines()
+        .find(|l| l.contains("<>"))
+        .unwrap_or_else(|| panic!("{capture}: no io,stat row in {text}"));
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    let counts: Vec<usize> = (0..filters.len())
+        .map(|i| cells[2 + 2 * i].parse().unwrap())
+        .collect();
+    counts
 }
