@@ -16,7 +16,7 @@ use models::traffic::reqresp::{RequestClient, RequestConfig, Responder, Responde
 use models::traffic::{Hub, Pattern, UdpSink, UdpSource, UdpSourceConfig};
 use sim::{
     Action, Direction, IfaceId, Limits, LinkChange, LinkId, LossModel, NodeFactory, QueueLimit,
-    SimTime, Simulation,
+    RootSeed, SimDuration, SimTime, Simulation, StreamKey,
 };
 
 use crate::scenario::{
@@ -75,7 +75,7 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             .expect("validated: link names are unique");
     }
     let link = |sim: &Simulation, name: &str| sim.link_id(name).expect("validated: link exists");
-    for a in &s.actions {
+    for (index, a) in s.actions.iter().enumerate() {
         let at = SimTime::ZERO + a.at();
         let custom = |sim: &Simulation, n: &str, payload: Box<dyn std::any::Any>| Action::Custom {
             node: node(sim, n),
@@ -85,13 +85,24 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
         let action = match a {
             ActionSpec::LinkDown { link: l, .. } => Action::LinkDown(link(&sim, l)),
             ActionSpec::LinkUp { link: l, .. } => Action::LinkUp(link(&sim, l)),
-            ActionSpec::Crash { node: n, .. } => {
+            ActionSpec::Crash {
+                node: n, jitter, ..
+            } => {
+                let at = match jitter {
+                    Some(j) => {
+                        let key = StreamKey::new(&["crash-jitter", n]).part_u64(index as u64);
+                        let mut rng = RootSeed(seed).stream(&key);
+                        at + rng.uniform_duration(SimDuration::ZERO, j.0)
+                    }
+                    None => at,
+                };
                 if let Some((cluster, m)) = topo.members.get(n) {
                     // The switch notes the failure time for the members' outage metrics.
                     let notice = custom(&sim, cluster, Box::new(ClusterCommand::MemberFailed(*m)));
                     sim.schedule(at, notice);
                 }
-                Action::Crash(node(&sim, n))
+                sim.schedule(at, Action::Crash(node(&sim, n)));
+                continue;
             }
             ActionSpec::Restart { node: n, .. } => Action::Restart(node(&sim, n)),
             ActionSpec::NatReboot { node: n, .. } => custom(&sim, n, Box::new(NatCommand::Reboot)),

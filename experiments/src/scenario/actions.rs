@@ -67,6 +67,10 @@ pub enum ActionSpec {
         at: Dur,
         /// Which node.
         node: String,
+        /// Crash at a uniformly random time in `[at, at + jitter)`, drawn from the run's
+        /// seed (a random failover phase, e.g. against periodic liveness checks).
+        #[serde(default)]
+        jitter: Option<Dur>,
     },
     /// Restart a node (rebuilt from its configuration with a new incarnation).
     Restart {
