@@ -602,6 +602,7 @@ impl IkeDaemon {
         }) else {
             return;
         };
+        self.note_exchange(host, bytes, false);
         let before_sa = self.sa_of_message(bytes, false);
         let stats_of = |d: &Self, sa: Option<SaId>| {
             sa.and_then(|sa| d.endpoint.as_ref()?.sa(sa))
