@@ -158,7 +158,7 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             } => {
                 let cmd = OnPathCommand::ForgeInitError {
                     notify: NotifyType(*notify),
-                    delay: delay.map_or(sim::SimDuration::ZERO, |d| d.0),
+                    delay: delay.map_or(SimDuration::ZERO, |d| d.0),
                 };
                 custom(&sim, n, Box::new(cmd))
             }
@@ -309,7 +309,7 @@ fn factory(
                 src: SocketAddrV4::new(*src.ip(), src.port()),
                 dst,
                 pattern,
-                start: start.map_or(sim::SimDuration::ZERO, |d| d.0),
+                start: start.map_or(SimDuration::ZERO, |d| d.0),
                 stop: stop.map(|d| d.0),
             };
             Box::new(move |_| Box::new(UdpSource::new(cfg.clone())))

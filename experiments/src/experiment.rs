@@ -296,7 +296,7 @@ pub fn load(path: &Path) -> Result<Experiment, CmdError> {
     for (key, v) in &axes {
         let label = format!("axes.{}", quote_key(key));
         check_key(&label, key).map_err(err)?;
-        let values = axis_values(&label, v).map_err(err)?;
+        let values = axis_values(&label, v, true).map_err(err)?;
         dims.push(Dim {
             label,
             keys: vec![key.clone()],
@@ -321,7 +321,8 @@ pub fn load(path: &Path) -> Result<Experiment, CmdError> {
         for (key, v) in &members {
             let l = format!("{label}.{}", quote_key(key));
             check_key(&l, key).map_err(err)?;
-            columns.push((key.clone(), axis_values(&l, v).map_err(err)?));
+            // A zipped key may repeat a value; its rows (checked below) may not.
+            columns.push((key.clone(), axis_values(&l, v, false).map_err(err)?));
         }
         let len = columns[0].1.len();
         if let Some((k, c)) = columns.iter().find(|(_, c)| c.len() != len) {
@@ -332,12 +333,22 @@ pub fn load(path: &Path) -> Result<Experiment, CmdError> {
                 c.len()
             )));
         }
+        let rows: Vec<Vec<Value>> = (0..len)
+            .map(|i| columns.iter().map(|(_, c)| c[i].clone()).collect())
+            .collect();
+        let mut distinct = BTreeSet::new();
+        for (i, row) in rows.iter().enumerate() {
+            if !distinct.insert(row.iter().map(canon).collect::<Vec<_>>()) {
+                return Err(err(format!(
+                    "{label}: the values at position {} repeat an earlier position",
+                    i + 1
+                )));
+            }
+        }
         dims.push(Dim {
             label,
             keys: columns.iter().map(|(k, _)| k.clone()).collect(),
-            rows: (0..len)
-                .map(|i| columns.iter().map(|(_, c)| c[i].clone()).collect())
-                .collect(),
+            rows,
         });
     }
     // Expansion order: by (first) key, never by the order of the file.
@@ -782,7 +793,7 @@ fn parse_seeds(seeds: Option<&Value>, base: Option<u64>) -> Result<Vec<u64>, Str
 }
 
 /// The values of one axis: a list, or a range `{ from, to, step, unit }` (inclusive).
-fn axis_values(label: &str, v: &Value) -> Result<Vec<Value>, String> {
+fn axis_values(label: &str, v: &Value, distinct: bool) -> Result<Vec<Value>, String> {
     const HELP: &str = "expected a list of values ([10, 25, 50], [\"1Mbps\", \"2Mbps\"]) or a range { from = 10, to = 50, step = 10 } (optionally with unit = \"ms\")";
     let values = match v {
         Value::Array(items) => items.clone(),
@@ -797,7 +808,7 @@ fn axis_values(label: &str, v: &Value) -> Result<Vec<Value>, String> {
         if matches!(v, Value::Table(_)) {
             return Err(format!("{label}: a value is a table ({v}); {HELP}"));
         }
-        if !seen.insert(canon(v)) {
+        if !seen.insert(canon(v)) && distinct {
             return Err(format!(
                 "{label}: the value {} is listed twice",
                 toml_repr(v)

@@ -349,9 +349,16 @@ fn filtered<'c>(
     {
         let Some(c) = csv.col(p) else { continue };
         let values = ordered(rows.iter().map(|r| r[c].as_str()).collect());
-        if values.len() > 1 {
+        // A parameter zipped with the x parameter or the group (one value per value of
+        // that column) is fine.
+        let follows = used.iter().filter_map(|u| csv.col(u)).any(|u| {
+            let mut of = BTreeMap::new();
+            rows.iter()
+                .all(|r| *of.entry(r[u].as_str()).or_insert(r[c].as_str()) == r[c])
+        });
+        if values.len() > 1 && !follows {
             return Err(format!(
-                "parameter {p:?} has several values ({}); add it to filter or make it the group",
+                "parameter {p:?} has several values ({}); add it to filter, make it the group or zip it with x or the group",
                 values.join(", ")
             ));
         }

@@ -286,3 +286,58 @@ fn single_run_cdf_and_series() {
     assert_eq!(o.status.code(), Some(2));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn parameters_zipped_with_x_or_the_group_need_no_filter() {
+    let dir = setup("zip");
+    std::fs::write(
+        dir.join("zip.toml"),
+        r#"
+scenario = "tiny.toml"
+seeds = 1
+metrics = ["bottleneck:left>sink:dropped_queue"]
+
+[zip.queue]
+"links.bottleneck.queue_packets" = [5, 20]
+"links.bottleneck.delay" = ["5ms", "10ms"]
+
+[zip.load]
+"nodes.src.rate" = ["4Mbps", "8Mbps"]
+"nodes.src.size" = [1000, 1200]
+
+[[plots]]
+name = "drops"
+kind = "line"
+x = "links.bottleneck.queue_packets"
+y = "bottleneck:left>sink:dropped_queue"
+group = "nodes.src.rate"
+"#,
+    )
+    .unwrap();
+    let out = dir.join("out");
+    ok(&ikesim(&[
+        "sweep",
+        dir.join("zip.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    let svg = svg_text(&out.join("plots/drops.svg"));
+    assert!(
+        svg.contains("nodes.src.rate = 8Mbps"),
+        "legend by the group"
+    );
+    // Grouped by something else, the zipped parameters still need a filter.
+    let o = ikesim(&[
+        "plot",
+        out.to_str().unwrap(),
+        "--kind",
+        "line",
+        "--x",
+        "links.bottleneck.queue_packets",
+        "--y",
+        "bottleneck:left>sink:dropped_queue",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("has several values"));
+    std::fs::remove_dir_all(dir).unwrap();
+}

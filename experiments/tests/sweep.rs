@@ -441,6 +441,19 @@ fn bad_experiment_files_name_file_key_and_allowed_values_and_write_nothing() {
             ],
         ),
         (
+            "zip-repeated-row",
+            good.replace("[\"4Mbps\", \"8Mbps\"]", "[\"4Mbps\", \"4Mbps\"]")
+                .replace("[500, 1000]", "[500, 500]"),
+            vec![],
+            vec!["exp.toml", "zip.load", "position 2 repeat"],
+        ),
+        (
+            "axis-repeated-value",
+            good.replace("[5, 20]", "[5, 5]"),
+            vec![],
+            vec!["exp.toml", "queue_packets", "listed twice"],
+        ),
+        (
             "skip-unknown",
             format!("{good}\n[[skip]]\n\"nodes.src.on\" = \"1s\"\n"),
             vec![],
@@ -631,6 +644,28 @@ fn progress_bar_on_a_terminal_only() {
     assert!(
         screen.contains("8/8 jobs") && screen.contains("ETA"),
         "{screen:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_zipped_key_may_repeat_a_value() {
+    // The rows (4Mbps, 500), (4Mbps, 1000), (8Mbps, 1000) are distinct.
+    let body = EXP
+        .replace("DURATION", "1s")
+        .replace(
+            "[\"4Mbps\", \"8Mbps\"]",
+            "[\"4Mbps\", \"4Mbps\", \"8Mbps\"]",
+        )
+        .replace("[500, 1000]", "[500, 1000, 1000]");
+    let (dir, exp) = setup("zip-repeat", &body);
+    let o = ikesim(&["sweep", exp.as_str(), "--list"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    // 2 queue sizes x 3 zipped rows x 2 seeds.
+    let listed = text(&o.stdout);
+    assert!(
+        listed.contains("12 jobs") || listed.lines().filter(|l| l.contains("--seed")).count() == 12,
+        "{listed}"
     );
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -757,16 +757,32 @@ fn assert_rekeys_lose_nothing(net: &Net) {
     }
 }
 
+/// How many CREATE_CHILD_SA exchanges `m`'s host timed (`ike_create_child_ns`).
+fn create_child_timed(m: &Metrics) -> u64 {
+    match m.get("ike_create_child_ns") {
+        Some(sim::Metric::Histogram(h)) => h.count(),
+        _ => 0,
+    }
+}
+
 #[test]
 fn client_initiated_rekeys_lose_no_esp() {
     let net = rekey_run(true);
     assert_rekeys_lose_nothing(&net);
+    // Every rekey the client started is timed there, none at the gateway.
+    let c = net.client(0);
+    let rekeys = c.counter("child_sa_rekeyed") + c.counter("ike_rekeyed");
+    assert_eq!(create_child_timed(c), rekeys);
+    assert_eq!(create_child_timed(net.gw()), 0);
 }
 
 #[test]
 fn gateway_initiated_rekeys_lose_no_esp() {
     let net = rekey_run(false);
     assert_rekeys_lose_nothing(&net);
+    let g = net.gw();
+    assert!(create_child_timed(g) >= 4);
+    assert_eq!(create_child_timed(net.client(0)), 0);
 }
 
 // ---------------------------------------------------------------------------------------

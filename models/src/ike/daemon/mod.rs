@@ -29,7 +29,10 @@
 //! `ike_requests_resent_after_reconnect`, `tcp_keepalives_dropped`, `tcp_framing_errors`,
 //! `tcp_closed_corrupted`, `tcp_closed_auth_failure`, `tcp_idle_closed`,
 //! `tcp_cookie_closed`, `tcp_prefix_timeouts`, `tcp_sa_moved`, `esp_dropped_backpressure`,
-//! `esp_dropped_not_established`, `esp_dropped_no_connection`.
+//! `esp_dropped_not_established`, `esp_dropped_no_connection`. Exchange times:
+//! `ike_create_child_ns` (histogram: each CREATE_CHILD_SA exchange this host initiated, i.e.
+//! Child and IKE SA rekeys, from the request's first send to the first response, read from
+//! the clear IKE header).
 
 mod ha;
 mod mobike;
@@ -179,6 +182,8 @@ pub struct IkeDaemon {
     ha: Option<HaMember>,
     /// MOBIKE (RFC 4555; RFC 9329 §7.1).
     mobike: mobike::MobikeState,
+    /// CREATE_CHILD_SA requests we sent, by (SPIi, SPIr, Message ID): when first sent.
+    create_child_sent: BTreeMap<(u64, u64, u32), SimTime>,
 }
 
 impl IkeDaemon {
@@ -207,6 +212,7 @@ impl IkeDaemon {
             pump_pending_close: Vec::new(),
             ha: None,
             mobike: mobike::MobikeState::default(),
+            create_child_sent: BTreeMap::new(),
         }
     }
 
@@ -270,6 +276,7 @@ impl IkeDaemon {
         }
         let next = endpoint.poll_timeout();
         for t in transmits {
+            self.note_exchange(host, &t.bytes, true);
             match self.route_ike(&t.bytes, t.local, t.remote) {
                 Transport::Udp => send_ike(host, &t),
                 Transport::Tcp(Some(conn)) => self.tcp_send_ike(host, conn, &t.bytes),
@@ -594,6 +601,29 @@ impl IkeDaemon {
         }
     }
 
+    /// Times CREATE_CHILD_SA exchanges we initiate (`ike_create_child_ns`): the first send
+    /// of a request, then its first response.
+    fn note_exchange(&mut self, host: &mut HostCtx<'_, '_>, bytes: &[u8], outgoing: bool) {
+        const CREATE_CHILD_SA: u8 = 36;
+        let Some((spi_i, spi_r, _, response, exchange)) = tcp::ike_header(bytes) else {
+            return;
+        };
+        let Some(id) = bytes.get(20..24).and_then(|b| b.try_into().ok()) else {
+            return;
+        };
+        if exchange != CREATE_CHILD_SA || response == outgoing {
+            return;
+        }
+        let key = (spi_i, spi_r, u32::from_be_bytes(id));
+        if outgoing {
+            self.create_child_sent.entry(key).or_insert(host.now());
+        } else if let Some(sent) = self.create_child_sent.remove(&key) {
+            let elapsed = host.now().saturating_duration_since(sent);
+            host.metrics()
+                .record("ike_create_child_ns", elapsed.as_nanos());
+        }
+    }
+
     fn arm_keepalive(&mut self, host: &mut HostCtx<'_, '_>) {
         if let (None, Some(interval)) = (self.keepalive, self.cfg.nat_keepalive) {
             self.keepalive = Some(host.set_timer(host.now() + interval, TIMER_KEEPALIVE));
@@ -768,6 +798,9 @@ impl App for IkeDaemon {
             },
         };
         let mobike = ike.and_then(|bytes| self.mobike_before_udp(now, bytes));
+        if let Some(bytes) = ike {
+            self.note_exchange(host, bytes, false);
+        }
         if let (Some(bytes), Some(endpoint)) = (ike, self.endpoint.as_mut()) {
             host.metrics().incr("ike_messages_received");
             endpoint.handle_datagram(now, to, from, bytes);

@@ -607,6 +607,7 @@ impl IkeDaemon {
         }) else {
             return;
         };
+        self.note_exchange(host, bytes, false);
         let before_sa = self.sa_of_message(bytes, false);
         self.mobike_note_transport(now, before_sa, true);
         let stats_of = |d: &Self, sa: Option<SaId>| {
