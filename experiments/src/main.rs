@@ -11,6 +11,11 @@ use experiments::sweep::Select;
 use experiments::{build, check, experiment, list, merge, output, plot, run, scenario, sweep};
 use sim::Direction;
 
+/// mimalloc instead of glibc malloc: allocation was 10-12% of the IKE-heavy profiles
+/// (BENCHMARKS.md). Results do not depend on the allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Prints to stdout, ignoring a closed pipe (`ikesim run ... | head` must not panic).
 macro_rules! outln {
     ($($arg:tt)*) => {{
