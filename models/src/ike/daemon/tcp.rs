@@ -484,35 +484,53 @@ impl IkeDaemon {
     /// Reads and handles every complete frame.
     fn tcp_read(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
         let mut frames = Vec::new();
-        let mut buf = vec![0; 65_536];
-        loop {
-            let n = host.tcp_recv(id, &mut buf);
-            if n == 0 {
-                break;
-            }
-            let Some(conn) = self.conns.get_mut(&id) else {
-                return;
-            };
-            if conn.closing {
-                host.metrics().add("tcp_bytes_ignored_closing", n as u64);
-                continue;
-            }
-            let was = conn.parser.prefix_seen();
-            if let Err(e) = conn.parser.feed(&buf[..n], &mut frames) {
-                host.metrics().incr("tcp_framing_errors");
-                host.trace(|| format!("TCP encapsulation: {e}, closing"));
-                self.tcp_drop(host, id, true);
-                return;
-            }
-            if !was && conn.parser.prefix_seen() {
-                host.metrics().incr("tcp_prefixes_received");
-            }
+        // One buffer for the daemon's life: a fresh zeroed 64 KiB per read was 8% of the
+        // scale profile (memset and the allocator).
+        let mut buf = std::mem::take(&mut self.read_buf);
+        buf.resize(65_536, 0);
+        let alive = self.tcp_read_frames(host, id, &mut buf, &mut frames);
+        self.read_buf = buf;
+        if !alive {
+            return;
         }
         for frame in frames {
             if !self.conns.contains_key(&id) {
                 return;
             }
             self.tcp_frame(host, id, frame);
+        }
+    }
+
+    /// Feeds everything readable on `id` to its parser; false if the connection is gone.
+    fn tcp_read_frames(
+        &mut self,
+        host: &mut HostCtx<'_, '_>,
+        id: ConnId,
+        buf: &mut [u8],
+        frames: &mut Vec<Frame>,
+    ) -> bool {
+        loop {
+            let n = host.tcp_recv(id, buf);
+            if n == 0 {
+                return true;
+            }
+            let Some(conn) = self.conns.get_mut(&id) else {
+                return false;
+            };
+            if conn.closing {
+                host.metrics().add("tcp_bytes_ignored_closing", n as u64);
+                continue;
+            }
+            let was = conn.parser.prefix_seen();
+            if let Err(e) = conn.parser.feed(&buf[..n], frames) {
+                host.metrics().incr("tcp_framing_errors");
+                host.trace(|| format!("TCP encapsulation: {e}, closing"));
+                self.tcp_drop(host, id, true);
+                return false;
+            }
+            if !was && conn.parser.prefix_seen() {
+                host.metrics().incr("tcp_prefixes_received");
+            }
         }
     }
 
