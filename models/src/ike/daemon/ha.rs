@@ -6,13 +6,13 @@
 //! Metrics (on the member): `ha_takeovers`, `ha_failover_detected`, `ha_sas_restored`
 //! (SAs rebuilt at a takeover), `ha_restored`, `ha_sas_lost` (restore timeout),
 //! `ha_takeover_ns` (failure to takeover), `ha_detect_ns` (failure to the first message
-//! from the SA's peer), `ha_restore_ns` (takeover to restored), `ha_outage_ns` (failure
-//! to restored), `ha_replicas_copied`, `ha_snapshots`.
+//! from the SA's peer), `ha_restore_ns` (takeover to restored), `ha_detect_to_restore_ns`
+//! (that first message to restored), `ha_outage_ns` (failure to restored), `ha_replicas_copied`, `ha_snapshots`.
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use sim::SimDuration;
+use sim::{SimDuration, SimTime};
 
 use super::{IkeDaemon, SaPath};
 use crate::cluster::{Cluster, HaPolicy, SaRecord, Snapshot};
@@ -34,8 +34,8 @@ pub struct HaMember {
     takeover_pending: bool,
     /// The last copy of each SA and the stamp it was taken at.
     copies: BTreeMap<SaId, (ReplicaStamp, Rc<SaReplica>)>,
-    /// Restored SAs not yet synchronised: whether their peer was heard from.
-    restoring: BTreeMap<SaId, bool>,
+    /// Restored SAs not yet synchronised: when their peer was first heard from.
+    restoring: BTreeMap<SaId, Option<SimTime>>,
 }
 
 impl HaMember {
@@ -257,7 +257,7 @@ impl IkeDaemon {
             }
         }
         if let Some(ha) = self.ha.as_mut() {
-            ha.restoring.insert(id, false);
+            ha.restoring.insert(id, None);
         }
         if !record.tcp
             && let Some(endpoint) = self.endpoint.as_mut()
@@ -277,10 +277,10 @@ impl IkeDaemon {
         let Some(heard) = ha.restoring.get_mut(&sa) else {
             return;
         };
-        if *heard {
+        if heard.is_some() {
             return;
         }
-        *heard = true;
+        *heard = Some(now);
         let failed_at = ha.cluster.borrow().failed_at;
         if let Some(t) = failed_at {
             host.metrics()
@@ -295,11 +295,17 @@ impl IkeDaemon {
         let Some(ha) = self.ha.as_mut() else {
             return;
         };
-        ha.restoring.remove(&sa);
+        let heard = ha.restoring.remove(&sa).flatten();
         let failed_at = ha.cluster.borrow().failed_at;
         let m = host.metrics();
         m.incr("ha_restored");
         m.record("ha_restore_ns", after.as_nanos());
+        if let Some(t) = heard {
+            m.record(
+                "ha_detect_to_restore_ns",
+                now.saturating_duration_since(t).as_nanos(),
+            );
+        }
         if let Some(t) = failed_at {
             m.record("ha_outage_ns", now.saturating_duration_since(t).as_nanos());
         }
