@@ -180,8 +180,6 @@ pub struct IkeDaemon {
     pump_pending_close: Vec<ConnId>,
     /// Membership of an HA cluster (RFC 6311), if any.
     ha: Option<HaMember>,
-    /// The buffer TCP reads go through.
-    read_buf: Vec<u8>,
     /// MOBIKE (RFC 4555; RFC 9329 §7.1).
     mobike: mobike::MobikeState,
     /// CREATE_CHILD_SA requests we sent, by (SPIi, SPIr, Message ID): when first sent.
@@ -213,7 +211,6 @@ impl IkeDaemon {
             originator: None,
             pump_pending_close: Vec::new(),
             ha: None,
-            read_buf: Vec::new(),
             mobike: mobike::MobikeState::default(),
             create_child_sent: BTreeMap::new(),
         }
