@@ -338,49 +338,12 @@ pub fn direct(
             }),
         )
         .unwrap();
-    let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
-        endpoint: setup.gateway_endpoint.clone(),
-        connect: None,
-        nat_keepalive: None,
-        replay_window: models::esp::ReplayWindowSize::DEFAULT,
-    })
-    .with_transport(gateway_policy);
-    let mut gw_apps: Option<Vec<Box<dyn models::ip::App>>> = Some(vec![Box::new(gateway_daemon)]);
-    let mut routes = RoutingTable::new();
-    routes.insert(
-        "10.10.0.0/24".parse::<Prefix>().unwrap(),
-        Route { iface: IfaceId(1) },
+    let (gateway, server) = add_gateway_and_server(
+        &mut sim,
+        setup.gateway_endpoint.clone(),
+        gateway_policy,
+        None,
     );
-    routes.insert(
-        "0.0.0.0/0".parse::<Prefix>().unwrap(),
-        Route { iface: IfaceId(0) },
-    );
-    let gw_cfg = HostConfig {
-        forwarding: true,
-        ..host_cfg(vec![GATEWAY, GATEWAY_INNER], routes)
-    };
-    let gateway = sim
-        .add_node(
-            "gateway",
-            Box::new(move |_| {
-                Box::new(Host::new(
-                    gw_cfg.clone(),
-                    gw_apps.take().unwrap_or_default(),
-                ))
-            }),
-        )
-        .unwrap();
-    let server = sim
-        .add_node(
-            "server",
-            Box::new(|_| {
-                Box::new(Host::new(
-                    host_cfg(vec![SERVER], RoutingTable::new()),
-                    vec![Box::new(UdpEcho::new(7))],
-                ))
-            }),
-        )
-        .unwrap();
     sim.connect_sym("wan", client, gateway, wan).unwrap();
     sim.connect_sym("lan", gateway, server, lan).unwrap();
     (sim, client, gateway)
@@ -488,13 +451,44 @@ pub fn mobile(
             Box::new(move |_| Box::new(models::ip::Router::new(isp_routes.clone()))),
         )
         .unwrap();
+    let (gateway, server) = add_gateway_and_server(
+        &mut sim,
+        setup.gateway_endpoint.clone(),
+        TransportPolicy::default(),
+        Some(secs(20)),
+    );
+    let p = LinkParams::new().delay(ms(5)).rate_bps(100_000_000);
+    sim.connect_sym("wifi", client, isp, p.clone()).unwrap();
+    match nat {
+        Some(nat) => {
+            sim.connect_sym("cell", client, nat, p.clone()).unwrap();
+            sim.connect_sym("cell-access", nat, fw, p.clone()).unwrap();
+        }
+        None => {
+            sim.connect_sym("cell", client, fw, p.clone()).unwrap();
+        }
+    }
+    sim.connect_sym("cell-out", fw, isp, p.clone()).unwrap();
+    sim.connect_sym("core", isp, gateway, p.clone()).unwrap();
+    sim.connect_sym("lan", gateway, server, p).unwrap();
+    (sim, client, gateway)
+}
+
+/// Adds the gateway (IKE responder with `endpoint` and `policy`, forwarding to
+/// 10.10.0.0/24 on its interface 1) and the server 10.10.0.10 behind it with a UDP echo.
+fn add_gateway_and_server(
+    sim: &mut Simulation,
+    endpoint: EndpointConfig,
+    policy: TransportPolicy,
+    nat_keepalive: Option<SimDuration>,
+) -> (NodeId, NodeId) {
     let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
-        endpoint: setup.gateway_endpoint.clone(),
+        endpoint: endpoint,
         connect: None,
-        nat_keepalive: Some(secs(20)),
+        nat_keepalive,
         replay_window: models::esp::ReplayWindowSize::DEFAULT,
     })
-    .with_transport(TransportPolicy::default());
+    .with_transport(policy);
     let mut gw_apps: Option<Vec<Box<dyn models::ip::App>>> = Some(vec![Box::new(gateway_daemon)]);
     let mut routes = RoutingTable::new();
     routes.insert(
@@ -531,19 +525,5 @@ pub fn mobile(
             }),
         )
         .unwrap();
-    let p = LinkParams::new().delay(ms(5)).rate_bps(100_000_000);
-    sim.connect_sym("wifi", client, isp, p.clone()).unwrap();
-    match nat {
-        Some(nat) => {
-            sim.connect_sym("cell", client, nat, p.clone()).unwrap();
-            sim.connect_sym("cell-access", nat, fw, p.clone()).unwrap();
-        }
-        None => {
-            sim.connect_sym("cell", client, fw, p.clone()).unwrap();
-        }
-    }
-    sim.connect_sym("cell-out", fw, isp, p.clone()).unwrap();
-    sim.connect_sym("core", isp, gateway, p.clone()).unwrap();
-    sim.connect_sym("lan", gateway, server, p).unwrap();
-    (sim, client, gateway)
+    (gateway, server)
 }
