@@ -28,9 +28,11 @@ fn run(seed: u64, difficulty: Option<u8>, hash_rate: u64) -> Pair {
     let mut pair = Pair::new(seed, responder(difficulty));
     let mut initiator = initiator_config();
     initiator.puzzle_hash_rate_per_sec = hash_rate;
-    // The digest below pins the bytes from before puzzles (and MOBIKE) existed; MOBIKE
-    // would add N(MOBIKE_SUPPORTED) to IKE_AUTH, which puzzles have nothing to do with.
+    // The digest below pins the bytes from before puzzles (and MOBIKE and RFC 6311)
+    // existed; those would add their notifies to IKE_AUTH, which puzzles have nothing to
+    // do with.
     initiator.mobike = false;
+    initiator.ha_sync = models::ike::sa::HaSyncSupport::NONE;
     pair.connect(initiator);
     assert!(pair.drive_until(200, |p| p.established(Side::Initiator)
         && p.established(Side::Responder)));
