@@ -168,6 +168,8 @@ pub struct IkeDaemon {
     conns: BTreeMap<ConnId, TcpConn>,
     /// Connections by serial (for timer tokens).
     serials: BTreeMap<u64, ConnId>,
+    /// Connections by (local, remote) address and port.
+    conn_by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), ConnId>,
     next_serial: u64,
     /// The connection each TCP SA sends on (RFC 9329 §6.1).
     sa_conn: BTreeMap<SaId, ConnId>,
@@ -204,6 +206,7 @@ impl IkeDaemon {
             transport: TransportPolicy::udp_only(),
             conns: BTreeMap::new(),
             serials: BTreeMap::new(),
+            conn_by_tuple: BTreeMap::new(),
             next_serial: 0,
             sa_conn: BTreeMap::new(),
             tcp_sas: BTreeSet::new(),

@@ -158,6 +158,7 @@ impl IkeDaemon {
             },
         );
         self.serials.insert(serial, id);
+        self.conn_by_tuple.insert((local, remote), id);
         host.metrics().incr("tcp_prefixes_sent");
         host.metrics().add(
             "tcp_prefix_bytes_sent",
@@ -196,6 +197,7 @@ impl IkeDaemon {
             },
         );
         self.serials.insert(serial, id);
+        self.conn_by_tuple.insert((local, remote), id);
         self.arm_idle(host, id);
     }
 
@@ -269,6 +271,9 @@ impl IkeDaemon {
         let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
+        if self.conn_by_tuple.get(&(conn.local, conn.remote)) == Some(&id) {
+            self.conn_by_tuple.remove(&(conn.local, conn.remote));
+        }
         conn.parser.reset();
         self.serials.remove(&conn.serial);
         if let Some(t) = conn.idle_timer.take() {
@@ -710,11 +715,13 @@ impl IkeDaemon {
         remote: SocketAddrV4,
     ) -> Transport {
         let response = ike_header(bytes).is_some_and(|h| h.3);
+        // An index, not a scan of every connection per message (the gateway of the scale
+        // scenario has one per client).
         let by_tuple = self
-            .conns
-            .iter()
-            .find(|(_, c)| c.local == local && c.remote == remote && !c.closing)
-            .map(|(id, _)| *id);
+            .conn_by_tuple
+            .get(&(local, remote))
+            .copied()
+            .filter(|id| self.conns.get(id).is_some_and(|c| !c.closing));
         match self.sa_of_message(bytes, true) {
             Some(sa) if self.tcp_sas.contains(&sa) => {
                 if response && by_tuple.is_some() {
