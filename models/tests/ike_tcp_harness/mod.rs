@@ -483,7 +483,7 @@ fn add_gateway_and_server(
     nat_keepalive: Option<SimDuration>,
 ) -> (NodeId, NodeId) {
     let gateway_daemon = IkeDaemon::new(IkeDaemonConfig {
-        endpoint: endpoint,
+        endpoint,
         connect: None,
         nat_keepalive,
         replay_window: models::esp::ReplayWindowSize::DEFAULT,
