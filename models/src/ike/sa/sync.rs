@@ -27,6 +27,7 @@ use super::child::ChildState;
 use super::core::Request;
 use super::ike_sa::{IkeSa, Path, Sel, State, Task};
 use super::info::notify;
+use super::mobike::{MobikeRequest, MobikeTask};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload, Reader};
 
 /// An SA restored on a new active cluster member, until it is synchronised.
@@ -393,11 +394,13 @@ impl IkeSa {
             Request::RekeyIke(_) => Some(Task::RekeyIke),
             Request::DeleteChild(spi) => Some(Task::DeleteChild(spi)),
             Request::DeleteIke => Some(Task::DeleteIke),
-            Request::SaInit
-            | Request::Auth
-            | Request::Liveness
-            | Request::HaSync(_)
-            | Request::Mobike(_) => None,
+            // A MOBIKE exchange starts again, built for the addresses of now.
+            Request::Mobike(m) => Some(Task::Mobike(match m {
+                MobikeRequest::Update { .. } => MobikeTask::Update,
+                MobikeRequest::ReturnRoutability { .. } => MobikeTask::ReturnRoutability,
+                MobikeRequest::Addresses => MobikeTask::Addresses,
+            })),
+            Request::SaInit | Request::Auth | Request::Liveness | Request::HaSync(_) => None,
         };
         if let Some(task) = task {
             self.queue_first(task);
