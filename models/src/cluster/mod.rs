@@ -74,8 +74,9 @@ pub struct SaRecord {
     pub sa: Rc<SaReplica>,
     /// It runs over TCP (RFC 9329): the connection itself is not replicated.
     pub tcp: bool,
-    /// Last outbound ESP sequence number, by outbound SPI.
-    pub esp_out: Vec<(u32, u64)>,
+    /// Last outbound ESP sequence number of each Child SA: (inbound SPI, outbound SPI,
+    /// number). The inbound SPI finds the Child SA on the restoring member.
+    pub esp_out: Vec<(u32, u32, u64)>,
     /// Highest inbound ESP sequence number accepted, by inbound SPI.
     pub esp_in: Vec<(u32, u64)>,
 }

@@ -137,7 +137,7 @@ impl IkeDaemon {
                     && let Some(out) = self.sad.outbound(child.selector)
                     && out.spi() == keys.spi_out
                 {
-                    esp_out.push((keys.spi_out, out.sequence_number()));
+                    esp_out.push((keys.spi_in, keys.spi_out, out.sequence_number()));
                 }
                 if let Some(inb) = self.sad.inbound(keys.spi_in) {
                     esp_in.push((keys.spi_in, inb.highest_sequence_number()));
@@ -235,19 +235,20 @@ impl IkeDaemon {
         for keys in &children {
             self.install(host, id, keys);
         }
-        for &(spi_out, seq) in &record.esp_out {
-            // RFC 6311 §5.2: with replay counter sync the member jumps its own counters.
-            let jump = if replay_sync {
-                u64::from(policy.replay_jump)
-            } else {
-                0
+        // RFC 6311 §5.2: with replay counter sync the member jumps its own counters.
+        let jump = if replay_sync {
+            u64::from(policy.replay_jump)
+        } else {
+            0
+        };
+        for &(spi_in, spi_out, seq) in &record.esp_out {
+            // By the Child SA's inbound SPI: O(log n), not a scan of every Child SA.
+            let Some(selector) = self.children.get(&spi_in).map(|c| c.selector) else {
+                continue;
             };
-            let selector = self
-                .children
-                .values()
-                .map(|c| c.selector)
-                .find(|&s| self.sad.outbound(s).is_some_and(|o| o.spi() == spi_out));
-            if let Some(out) = selector.and_then(|s| self.sad.outbound_mut(s)) {
+            if let Some(out) = self.sad.outbound_mut(selector)
+                && out.spi() == spi_out
+            {
                 let _ = out.skip_sequence_numbers(seq.saturating_add(jump));
             }
         }
