@@ -5,47 +5,9 @@
 
 mod common;
 
-use common::{ikesim, ok};
+use common::{TINY, ikesim, ok};
 
 use std::path::PathBuf;
-
-const TINY: &str = r#"
-name = "tiny"
-duration = "1s"
-
-[[nodes]]
-kind = "udp-source"
-name = "src"
-src = "10.0.0.1:5000"
-dst = "10.0.1.1:5000"
-rate = "8Mbps"
-size = 1000
-on = "100ms"
-off = "100ms"
-
-[[nodes]]
-kind = "hub"
-name = "left"
-
-[[nodes]]
-kind = "udp-sink"
-name = "sink"
-address = "10.0.1.1"
-
-[[links]]
-a = "src"
-b = "left"
-rate = "100Mbps"
-delay = "1ms"
-
-[[links]]
-name = "bottleneck"
-a = "left"
-b = "sink"
-rate = "5Mbps"
-delay = "5ms"
-queue_packets = 20
-"#;
 
 /// 2 x 2 points x 3 seeds = 12 jobs, with a queue time series and a plot.
 const EXP: &str = r#"

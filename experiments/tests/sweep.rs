@@ -5,54 +5,13 @@
 
 mod common;
 
-use common::ikesim;
+use common::{TINY, ikesim};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use experiments::experiment;
-
-/// A small scenario: an on/off source through a 5 Mbit/s bottleneck into a sink.
-const TINY: &str = r#"
-name = "tiny"
-description = "an on/off UDP source through a 5 Mbit/s bottleneck"
-duration = "1s"
-seed = 1
-
-[[nodes]]
-kind = "udp-source"
-name = "src"
-src = "10.0.0.1:5000"
-dst = "10.0.1.1:5000"
-rate = "8Mbps"
-size = 1000
-on = "100ms"
-off = "100ms"
-
-[[nodes]]
-kind = "hub"
-name = "left"
-
-[[nodes]]
-kind = "udp-sink"
-name = "sink"
-address = "10.0.1.1"
-
-[[links]]
-a = "src"
-b = "left"
-rate = "100Mbps"
-delay = "1ms"
-
-[[links]]
-name = "bottleneck"
-a = "left"
-b = "sink"
-rate = "5Mbps"
-delay = "5ms"
-queue_packets = 20
-"#;
 
 /// 2 queue sizes x 2 zipped loads x 2 seeds = 8 jobs.
 const EXP: &str = r#"

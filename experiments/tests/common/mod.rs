@@ -5,6 +5,47 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// A small scenario: an on/off source through a 5 Mbit/s bottleneck into a sink.
+pub(crate) const TINY: &str = r#"
+name = "tiny"
+description = "an on/off UDP source through a 5 Mbit/s bottleneck"
+duration = "1s"
+seed = 1
+
+[[nodes]]
+kind = "udp-source"
+name = "src"
+src = "10.0.0.1:5000"
+dst = "10.0.1.1:5000"
+rate = "8Mbps"
+size = 1000
+on = "100ms"
+off = "100ms"
+
+[[nodes]]
+kind = "hub"
+name = "left"
+
+[[nodes]]
+kind = "udp-sink"
+name = "sink"
+address = "10.0.1.1"
+
+[[links]]
+a = "src"
+b = "left"
+rate = "100Mbps"
+delay = "1ms"
+
+[[links]]
+name = "bottleneck"
+a = "left"
+b = "sink"
+rate = "5Mbps"
+delay = "5ms"
+queue_packets = 20
+"#;
+
 /// Runs the `ikesim` binary with `args` from the `experiments` folder.
 pub(crate) fn ikesim(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_ikesim"))
