@@ -81,15 +81,29 @@ pub struct SaRecord {
     pub esp_in: Vec<(u32, u64)>,
 }
 
-/// One copy of the active member's SAs.
+impl SaRecord {
+    /// Whether two records hold the same copy (the same replica, not an equal one) and
+    /// the same counters.
+    pub fn same(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.sa, &other.sa)
+            && self.tcp == other.tcp
+            && self.esp_out == other.esp_out
+            && self.esp_in == other.esp_in
+    }
+}
+
+/// What one replication pass of the active member changed, keyed by the member's local
+/// IKE SPI: a record to add or replace, or `None` for one to drop. A pass sends only the
+/// SAs that changed since the previous one, so its cost follows the SAs' activity, not
+/// their number; applying the updates in order yields the full copy as of the last one.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
-    /// When it was taken.
-    pub taken: SimTime,
+pub struct Update {
     /// When standbys can use it.
     pub visible_at: SimTime,
-    /// The SAs, by the active member's local IKE SPI.
-    pub records: Rc<BTreeMap<u64, SaRecord>>,
+    /// It replaces the whole copy (the first pass of a newly active member).
+    pub full: bool,
+    /// The changed records.
+    pub changes: Vec<(u64, Option<SaRecord>)>,
 }
 
 /// What the members of one cluster share.
@@ -99,25 +113,41 @@ pub struct ClusterState {
     pub master: Option<usize>,
     /// The active member's last heartbeat.
     pub last_heartbeat: SimTime,
-    /// Copies in order; the front one is the newest usable at the last cleanup.
-    snapshots: VecDeque<Snapshot>,
+    /// The newest usable copy of the active member's SAs, by its local IKE SPI.
+    copy: BTreeMap<u64, SaRecord>,
+    /// Updates not usable yet (replication lag), oldest first.
+    pending: VecDeque<Update>,
     /// When the last member failure happened (set by the scenario's failure action, for
     /// the outage metrics).
     pub failed_at: Option<SimTime>,
 }
 
 impl ClusterState {
-    /// Adds a copy; drops those a newer usable one supersedes.
-    pub fn publish(&mut self, now: SimTime, snapshot: Snapshot) {
-        self.snapshots.push_back(snapshot);
-        while self.snapshots.len() >= 2 && self.snapshots[1].visible_at <= now {
-            self.snapshots.pop_front();
-        }
+    /// Adds an update; applies every one that is usable by `now`.
+    pub fn publish(&mut self, now: SimTime, update: Update) {
+        self.pending.push_back(update);
+        self.settle(now);
     }
 
-    /// The newest copy usable at `now`.
-    pub fn latest(&self, now: SimTime) -> Option<&Snapshot> {
-        self.snapshots.iter().rev().find(|s| s.visible_at <= now)
+    /// The newest copy usable at `now` (empty before the first). Updates become usable
+    /// in the order they were taken (one member, a fixed lag).
+    pub fn latest(&mut self, now: SimTime) -> &BTreeMap<u64, SaRecord> {
+        self.settle(now);
+        &self.copy
+    }
+
+    fn settle(&mut self, now: SimTime) {
+        while let Some(update) = self.pending.pop_front_if(|u| u.visible_at <= now) {
+            if update.full {
+                self.copy.clear();
+            }
+            for (spi, record) in update.changes {
+                match record {
+                    Some(r) => self.copy.insert(spi, r),
+                    None => self.copy.remove(&spi),
+                };
+            }
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::rc::Rc;
 use sim::{SimDuration, SimTime};
 
 use super::{IkeDaemon, SaPath};
-use crate::cluster::{Cluster, HaPolicy, SaRecord, Snapshot};
+use crate::cluster::{Cluster, HaPolicy, SaRecord, Update};
 use crate::ike::sa::{ReplicaStamp, SaId, SaReplica};
 use crate::ip::HostCtx;
 
@@ -34,6 +34,13 @@ pub struct HaMember {
     takeover_pending: bool,
     /// The last copy of each SA and the stamp it was taken at.
     copies: BTreeMap<SaId, (ReplicaStamp, Rc<SaReplica>)>,
+    /// The key (local IKE SPI) each replicated SA was last published under.
+    published: BTreeMap<SaId, u64>,
+    /// The next pass copies every SA, not only the changed ones (a new active member).
+    full_pass: bool,
+    /// What the member published, in full: checked against a full pass in debug builds.
+    #[cfg(debug_assertions)]
+    mirror: BTreeMap<u64, SaRecord>,
     /// Restored SAs not yet synchronised: when their peer was first heard from.
     restoring: BTreeMap<SaId, Option<SimTime>>,
 }
@@ -48,6 +55,10 @@ impl HaMember {
             active: false,
             takeover_pending: false,
             copies: BTreeMap::new(),
+            published: BTreeMap::new(),
+            full_pass: true,
+            #[cfg(debug_assertions)]
+            mirror: BTreeMap::new(),
             restoring: BTreeMap::new(),
         }
     }
@@ -66,6 +77,9 @@ impl IkeDaemon {
         let Some(ha) = self.ha.as_mut() else {
             return;
         };
+        if let Some(endpoint) = self.endpoint.as_mut() {
+            endpoint.track_changes();
+        }
         {
             let mut c = ha.cluster.borrow_mut();
             if c.master.is_none() {
@@ -104,66 +118,135 @@ impl IkeDaemon {
         }
     }
 
-    /// The active member copies what changed to the cluster.
+    /// The active member copies what changed to the cluster: the SAs its endpoint
+    /// synced since the last pass (every change to an SA, its Message IDs or its ESP
+    /// counters passes through a sync), not all of them. The result equals a full copy,
+    /// which debug builds check.
     pub(super) fn ha_replicate(&mut self, host: &mut HostCtx<'_, '_>) {
         let now = host.now();
-        let (Some(ha), Some(endpoint)) = (self.ha.as_mut(), self.endpoint.as_ref()) else {
+        let (Some(ha), Some(endpoint)) = (self.ha.as_mut(), self.endpoint.as_mut()) else {
             return;
         };
         if !ha.active {
             return;
         }
         host.set_timer(now.saturating_add(ha.policy.sync_interval), TIMER_REPLICATE);
-        let mut records = BTreeMap::new();
+        let full = std::mem::take(&mut ha.full_pass);
+        let changed = endpoint.take_changed();
+        let ids: Vec<SaId> = if full {
+            ha.copies.clear();
+            ha.published.clear();
+            endpoint.sas().map(|(id, _)| id).collect()
+        } else {
+            changed
+        };
         let mut copied = 0;
-        let mut live = BTreeMap::new();
-        for (id, sa) in endpoint.sas() {
-            if !sa.is_established() || sa.is_restoring() {
-                continue;
-            }
-            let stamp = sa.replica_stamp();
-            let replica = match ha.copies.get(&id) {
-                Some((s, r)) if *s == stamp => Rc::clone(r),
-                _ => {
-                    let Some(r) = sa.replica() else { continue };
-                    copied += 1;
-                    Rc::new(r)
+        let mut changes = Vec::new();
+        for id in ids {
+            let record = self.ha_record(id, &mut copied);
+            let Some(ha) = self.ha.as_mut() else { return };
+            match record {
+                Some(record) => {
+                    let spi = record.sa.local_spi();
+                    if let Some(old) = ha.published.insert(id, spi)
+                        && old != spi
+                    {
+                        changes.push((old, None));
+                    }
+                    changes.push((spi, Some(record)));
                 }
-            };
-            let mut esp_out = Vec::new();
-            let mut esp_in = Vec::new();
-            for keys in sa.children() {
-                if let Some(child) = self.children.get(&keys.spi_in)
-                    && let Some(out) = self.sad.outbound(child.selector)
-                    && out.spi() == keys.spi_out
-                {
-                    esp_out.push((keys.spi_in, keys.spi_out, out.sequence_number()));
-                }
-                if let Some(inb) = self.sad.inbound(keys.spi_in) {
-                    esp_in.push((keys.spi_in, inb.highest_sequence_number()));
+                None => {
+                    ha.copies.remove(&id);
+                    if let Some(old) = ha.published.remove(&id) {
+                        changes.push((old, None));
+                    }
                 }
             }
-            records.insert(
-                replica.local_spi(),
-                SaRecord {
-                    sa: Rc::clone(&replica),
-                    tcp: self.tcp_sas.contains(&id),
-                    esp_out,
-                    esp_in,
-                },
-            );
-            live.insert(id, (stamp, replica));
         }
-        ha.copies = live;
+        #[cfg(debug_assertions)]
+        self.ha_check_mirror(full, &changes);
+        let Some(ha) = self.ha.as_ref() else { return };
+        let update = Update {
+            visible_at: now.saturating_add(ha.policy.replication_lag),
+            full,
+            changes,
+        };
+        ha.cluster.borrow_mut().publish(now, update);
         let m = host.metrics();
         m.add("ha_replicas_copied", copied);
         m.incr("ha_snapshots");
-        let snapshot = Snapshot {
-            taken: now,
-            visible_at: now.saturating_add(ha.policy.replication_lag),
-            records: Rc::new(records),
+    }
+
+    /// The record of one SA as it stands, if it is replicated (established and not
+    /// being restored); reuses the last copy while the SA's stamp has not moved.
+    fn ha_record(&mut self, id: SaId, copied: &mut u64) -> Option<SaRecord> {
+        let (ha, endpoint) = (self.ha.as_mut()?, self.endpoint.as_ref()?);
+        let sa = endpoint.sa(id)?;
+        if !sa.is_established() || sa.is_restoring() {
+            return None;
+        }
+        let stamp = sa.replica_stamp();
+        let replica = match ha.copies.get(&id) {
+            Some((s, r)) if *s == stamp => Rc::clone(r),
+            _ => {
+                let r = Rc::new(sa.replica()?);
+                *copied += 1;
+                ha.copies.insert(id, (stamp, Rc::clone(&r)));
+                r
+            }
         };
-        ha.cluster.borrow_mut().publish(now, snapshot);
+        let mut esp_out = Vec::new();
+        let mut esp_in = Vec::new();
+        for keys in sa.children() {
+            if let Some(child) = self.children.get(&keys.spi_in)
+                && let Some(out) = self.sad.outbound(child.selector)
+                && out.spi() == keys.spi_out
+            {
+                esp_out.push((keys.spi_in, keys.spi_out, out.sequence_number()));
+            }
+            if let Some(inb) = self.sad.inbound(keys.spi_in) {
+                esp_in.push((keys.spi_in, inb.highest_sequence_number()));
+            }
+        }
+        Some(SaRecord {
+            sa: replica,
+            tcp: self.tcp_sas.contains(&id),
+            esp_out,
+            esp_in,
+        })
+    }
+
+    /// Debug builds: what the member published, with `changes`, equals a full copy of
+    /// its SAs now.
+    #[cfg(debug_assertions)]
+    fn ha_check_mirror(&mut self, full: bool, changes: &[(u64, Option<SaRecord>)]) {
+        let (Some(ha), Some(endpoint)) = (self.ha.as_mut(), self.endpoint.as_ref()) else {
+            return;
+        };
+        if full {
+            ha.mirror.clear();
+        }
+        for (spi, record) in changes {
+            match record {
+                Some(r) => ha.mirror.insert(*spi, r.clone()),
+                None => ha.mirror.remove(spi),
+            };
+        }
+        let ids: Vec<SaId> = endpoint.sas().map(|(id, _)| id).collect();
+        let mut full = BTreeMap::new();
+        let mut copied = 0;
+        for id in ids {
+            if let Some(r) = self.ha_record(id, &mut copied) {
+                full.insert(r.sa.local_spi(), r);
+            }
+        }
+        let Some(ha) = self.ha.as_ref() else { return };
+        assert_eq!(copied, 0, "an SA changed without a sync");
+        assert!(
+            full.len() == ha.mirror.len()
+                && full.iter().zip(&ha.mirror).all(|((k, a), (l, b))| k == l && a.same(b)),
+            "incremental replication diverged from a full copy"
+        );
     }
 
     /// A standby takes over: claims the virtual IP and restores every SA.
@@ -173,7 +256,7 @@ impl IkeDaemon {
             return;
         };
         ha.takeover_pending = false;
-        let (snapshot, failed_at) = {
+        let (records, failed_at) = {
             let mut c = ha.cluster.borrow_mut();
             let silent = now.saturating_duration_since(c.last_heartbeat);
             if ha.active || silent < ha.policy.dead_interval {
@@ -182,9 +265,11 @@ impl IkeDaemon {
             }
             c.master = Some(ha.index);
             c.last_heartbeat = now;
-            (c.latest(now).cloned(), c.failed_at)
+            let records: Vec<SaRecord> = c.latest(now).values().cloned().collect();
+            (records, c.failed_at)
         };
         ha.active = true;
+        ha.full_pass = true;
         let policy = ha.policy;
         let m = host.metrics();
         m.incr("ha_takeovers");
@@ -199,10 +284,7 @@ impl IkeDaemon {
             now.saturating_add(policy.restore_timeout),
             TIMER_RESTORE_TIMEOUT,
         );
-        let Some(snapshot) = snapshot else {
-            return;
-        };
-        for record in snapshot.records.values() {
+        for record in &records {
             self.restore_record(host, record, policy);
         }
     }

@@ -130,6 +130,9 @@ pub struct IkeEndpoint {
     /// The counters of every SA that has ended and been removed.
     ended: super::Stats,
     next_id: u64,
+    /// The SAs synced since the last [`IkeEndpoint::take_changed`], with repeats, when
+    /// someone asked to track them (an HA member replicates only what changed).
+    changed: Option<Vec<SaId>>,
 }
 
 impl IkeEndpoint {
@@ -164,6 +167,7 @@ impl IkeEndpoint {
             stats: EndpointStats::default(),
             ended: super::Stats::default(),
             next_id: 0,
+            changed: None,
         }
     }
 
@@ -261,6 +265,23 @@ impl IkeEndpoint {
         self.sas.insert(id, Box::new(sa));
         self.sync(now, id);
         id
+    }
+
+    /// From now on, remembers which SAs change: [`IkeEndpoint::take_changed`] tells.
+    pub fn track_changes(&mut self) {
+        self.changed.get_or_insert_with(Vec::new);
+    }
+
+    /// The SAs that changed (or ended) since the last call, each once, in id order;
+    /// empty unless [`IkeEndpoint::track_changes`] was called.
+    pub fn take_changed(&mut self) -> Vec<SaId> {
+        let Some(changed) = self.changed.as_mut() else {
+            return Vec::new();
+        };
+        let mut ids = std::mem::take(changed);
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     /// The counters of every SA still held plus those of every SA that ended.
@@ -487,6 +508,10 @@ impl IkeEndpoint {
         let Some(sa) = self.sas.get_mut(&id) else {
             return;
         };
+        // Every change to an SA ends here (messages, timeouts, commands, restores).
+        if let Some(changed) = self.changed.as_mut() {
+            changed.push(id);
+        }
         while let Some(transmit) = sa.poll_transmit(now) {
             self.transmits.push_back(transmit);
         }
