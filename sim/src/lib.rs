@@ -28,7 +28,7 @@ pub mod time;
 pub mod world;
 
 pub use link::{Direction, Jitter, LinkChange, LinkCounters, LinkParams, LossModel, QueueLimit};
-pub use metrics::{Histogram, Metric, Metrics, TimeSeries};
+pub use metrics::{Histogram, IntoMetricName, Metric, MetricName, Metrics, TimeSeries};
 pub use node::{
     Ctx, IfaceId, LinkId, Node, NodeFactory, NodeId, NodeInit, Packet, PacketId, TimerId,
 };

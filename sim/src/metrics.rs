@@ -1,8 +1,13 @@
 //! Metrics: named counters, gauges, histograms and time series, kept per node and per link
 //! and read by `experiments` after the run. Models never print; they record here.
 //!
-//! Names are kept in a `BTreeMap`, so every export is in a stable order.
+//! Models bump counters on every packet, so a lookup must be cheap: names are almost
+//! always string literals, and a literal is found by its address in a short array of
+//! addresses (no string comparison, no allocation per node). Names built at run time are
+//! found by comparing strings. Every export is in name order, whatever the order the
+//! metrics were first recorded in.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::time::SimTime;
@@ -20,10 +25,82 @@ pub enum Metric {
     Series(TimeSeries),
 }
 
+/// A metric's name: a literal (the common case, found by address) or built at run time.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MetricName(Cow<'static, str>);
+
+impl MetricName {
+    /// A name built at run time (kept by a model that bumps it often, so it is built
+    /// once).
+    pub fn new(name: String) -> Self {
+        Self(Cow::Owned(name))
+    }
+}
+
+/// What the recording methods of [`Metrics`] take as a name: a literal, a `String`, or a
+/// kept [`MetricName`]. Only a name that is stored for the first time is copied.
+pub trait IntoMetricName {
+    /// The name if it lives for the whole program (then its address identifies it).
+    fn literal(&self) -> Option<&'static str>;
+    /// The text.
+    fn text(&self) -> &str;
+    /// The name to store.
+    fn into_name(self) -> MetricName;
+}
+
+impl IntoMetricName for &'static str {
+    fn literal(&self) -> Option<&'static str> {
+        Some(self)
+    }
+    fn text(&self) -> &str {
+        self
+    }
+    fn into_name(self) -> MetricName {
+        MetricName(Cow::Borrowed(self))
+    }
+}
+
+impl IntoMetricName for String {
+    fn literal(&self) -> Option<&'static str> {
+        None
+    }
+    fn text(&self) -> &str {
+        self
+    }
+    fn into_name(self) -> MetricName {
+        MetricName(Cow::Owned(self))
+    }
+}
+
+impl IntoMetricName for &MetricName {
+    fn literal(&self) -> Option<&'static str> {
+        match self.0 {
+            Cow::Borrowed(s) => Some(s),
+            Cow::Owned(_) => None,
+        }
+    }
+    fn text(&self) -> &str {
+        &self.0
+    }
+    fn into_name(self) -> MetricName {
+        self.clone()
+    }
+}
+
 /// The metrics of one node or link, by name.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Metrics {
-    entries: BTreeMap<String, Metric>,
+    /// In the order first recorded.
+    entries: Vec<(MetricName, Metric)>,
+    /// (address, length, index into `entries`) of each literal seen naming an entry
+    /// (one literal can live at several addresses, one per crate that spells it).
+    literals: Vec<(usize, usize, usize)>,
+}
+
+impl PartialEq for Metrics {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries.len() == other.entries.len() && self.iter().eq(other.iter())
+    }
 }
 
 impl Metrics {
@@ -32,59 +109,90 @@ impl Metrics {
         Self::default()
     }
 
-    fn entry(&mut self, name: &str, make: impl FnOnce() -> Metric) -> &mut Metric {
-        if !self.entries.contains_key(name) {
-            self.entries.insert(name.to_owned(), make());
+    /// The index of `name`'s entry, if any; remembers a literal's address.
+    fn find(&mut self, name: &impl IntoMetricName) -> Option<usize> {
+        let literal = name.literal().map(|s| (s.as_ptr() as usize, s.len()));
+        if let Some((ptr, len)) = literal
+            && let Some(&(_, _, i)) = self
+                .literals
+                .iter()
+                .find(|&&(p, l, _)| p == ptr && l == len)
+        {
+            return Some(i);
         }
-        self.entries.get_mut(name).expect("inserted above")
+        let i = self.position(name.text())?;
+        if let Some((ptr, len)) = literal {
+            self.literals.push((ptr, len, i));
+        }
+        Some(i)
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.entries.iter().position(|(n, _)| n.0 == name)
+    }
+
+    /// The entry called `name` (made by `make` if new), with its name for messages.
+    fn entry(
+        &mut self,
+        name: impl IntoMetricName,
+        make: impl FnOnce() -> Metric,
+    ) -> (&str, &mut Metric) {
+        let i = match self.find(&name) {
+            Some(i) => i,
+            None => {
+                let i = self.entries.len();
+                if let Some(s) = name.literal() {
+                    self.literals.push((s.as_ptr() as usize, s.len(), i));
+                }
+                self.entries.push((name.into_name(), make()));
+                i
+            }
+        };
+        let (name, metric) = &mut self.entries[i];
+        (&name.0, metric)
     }
 
     /// Adds `n` to counter `name` (created at zero). A name already used for another kind
     /// of metric is a programming error in the model.
-    pub fn add(&mut self, name: &str, n: u64) {
-        // Fast path, one lookup: the counter exists (every packet after the first).
-        if let Some(Metric::Counter(c)) = self.entries.get_mut(name) {
-            *c += n;
-            return;
-        }
+    pub fn add(&mut self, name: impl IntoMetricName, n: u64) {
         match self.entry(name, || Metric::Counter(0)) {
-            Metric::Counter(c) => *c += n,
-            other => panic!("metric {name} is {other:?}, not a counter"),
+            (_, Metric::Counter(c)) => *c += n,
+            (name, other) => panic!("metric {name} is {other:?}, not a counter"),
         }
     }
 
     /// Adds one to counter `name`.
-    pub fn incr(&mut self, name: &str) {
+    pub fn incr(&mut self, name: impl IntoMetricName) {
         self.add(name, 1);
     }
 
     /// Sets gauge `name` to `v`.
-    pub fn set_gauge(&mut self, name: &str, v: f64) {
+    pub fn set_gauge(&mut self, name: impl IntoMetricName, v: f64) {
         match self.entry(name, || Metric::Gauge(v)) {
-            Metric::Gauge(g) => *g = v,
-            other => panic!("metric {name} is {other:?}, not a gauge"),
+            (_, Metric::Gauge(g)) => *g = v,
+            (name, other) => panic!("metric {name} is {other:?}, not a gauge"),
         }
     }
 
     /// Records one sample in histogram `name`.
-    pub fn record(&mut self, name: &str, sample: u64) {
+    pub fn record(&mut self, name: impl IntoMetricName, sample: u64) {
         match self.entry(name, || Metric::Histogram(Histogram::default())) {
-            Metric::Histogram(h) => h.record(sample),
-            other => panic!("metric {name} is {other:?}, not a histogram"),
+            (_, Metric::Histogram(h)) => h.record(sample),
+            (name, other) => panic!("metric {name} is {other:?}, not a histogram"),
         }
     }
 
     /// Appends `(now, v)` to time series `name`.
-    pub fn sample(&mut self, name: &str, now: SimTime, v: f64) {
+    pub fn sample(&mut self, name: impl IntoMetricName, now: SimTime, v: f64) {
         match self.entry(name, || Metric::Series(TimeSeries::default())) {
-            Metric::Series(s) => s.points.push((now, v)),
-            other => panic!("metric {name} is {other:?}, not a time series"),
+            (_, Metric::Series(s)) => s.points.push((now, v)),
+            (name, other) => panic!("metric {name} is {other:?}, not a time series"),
         }
     }
 
     /// The value of counter `name`, or 0 if it was never touched.
     pub fn counter(&self, name: &str) -> u64 {
-        match self.entries.get(name) {
+        match self.get(name) {
             Some(Metric::Counter(c)) => *c,
             _ => 0,
         }
@@ -92,12 +200,15 @@ impl Metrics {
 
     /// The metric called `name`.
     pub fn get(&self, name: &str) -> Option<&Metric> {
-        self.entries.get(name)
+        self.position(name).map(|i| &self.entries[i].1)
     }
 
     /// Every metric, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Metric)> {
-        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+        let mut sorted: Vec<(&str, &Metric)> =
+            self.entries.iter().map(|(k, v)| (&*k.0, v)).collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sorted.into_iter()
     }
 
     /// Whether nothing was recorded.
@@ -240,5 +351,24 @@ mod tests {
         assert_eq!(m.counter("a"), 3);
         assert_eq!(m.counter("g"), 0);
         assert_eq!(m.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["a", "g"]);
+    }
+
+    #[test]
+    fn literals_and_built_names_meet_in_one_entry_in_name_order() {
+        let mut m = Metrics::new();
+        m.incr("zeta");
+        m.incr(String::from("alpha"));
+        m.add("alpha", 2);
+        // The same text at another address (as another crate's literal would be).
+        let leaked: &'static str = String::from("zeta").leak();
+        m.add(leaked, 4);
+        m.add(leaked, 1);
+        assert_eq!(m.counter("alpha"), 3);
+        assert_eq!(m.counter("zeta"), 6);
+        assert_eq!(m.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["alpha", "zeta"]);
+        let mut other = Metrics::new();
+        other.add("alpha", 3);
+        other.add("zeta", 6);
+        assert_eq!(m, other, "equality ignores the order of first use");
     }
 }

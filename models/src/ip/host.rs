@@ -345,9 +345,9 @@ fn record_tcp_stats(m: &mut Metrics, conn: &Connection) {
     }
     let port = conn.local().port();
     for &(t, cwnd, ssthresh) in &s.cwnd_series {
-        m.sample(&format!("tcp_cwnd_bytes[{port}]"), t, f64::from(cwnd));
+        m.sample(format!("tcp_cwnd_bytes[{port}]"), t, f64::from(cwnd));
         m.sample(
-            &format!("tcp_ssthresh_bytes[{port}]"),
+            format!("tcp_ssthresh_bytes[{port}]"),
             t,
             f64::from(ssthresh),
         );

@@ -5,7 +5,7 @@
 //! list expresses directly. A stateful firewall's only extra effect, blocking unsolicited
 //! inbound traffic, is what the NAT's filtering behaviour ([`crate::nat`]) models.
 
-use sim::{Ctx, IfaceId, Node, Packet};
+use sim::{Ctx, IfaceId, MetricName, Node, Packet};
 
 use super::packet::{PacketInfo, rst_reply};
 use super::{PacketFilter, assert_two_ifaces, other_iface};
@@ -126,14 +126,14 @@ impl FirewallConfig {
 pub struct Firewall {
     cfg: FirewallConfig,
     /// `rule_<i>_hits`, built once rather than per packet.
-    hit_names: Vec<String>,
+    hit_names: Vec<MetricName>,
 }
 
 impl Firewall {
     /// A firewall applying `cfg`.
     pub fn new(cfg: FirewallConfig) -> Self {
         let hit_names = (0..cfg.rules.len())
-            .map(|i| format!("rule_{i}_hits"))
+            .map(|i| MetricName::new(format!("rule_{i}_hits")))
             .collect();
         Self { cfg, hit_names }
     }
@@ -161,8 +161,10 @@ impl Node for Firewall {
             return;
         };
         let (rule, action) = self.decide(iface, &info);
-        ctx.metrics()
-            .incr(rule.map_or("default_hits", |i| &self.hit_names[i]));
+        match rule {
+            Some(i) => ctx.metrics().incr(&self.hit_names[i]),
+            None => ctx.metrics().incr("default_hits"),
+        }
         match action {
             RuleAction::Allow => {
                 ctx.metrics().incr("passed");

@@ -683,7 +683,7 @@ impl IkeDaemon {
             }
             Err(reason) => {
                 host.metrics()
-                    .incr(&format!("esp_dropped_{}", reason.name()));
+                    .incr(format!("esp_dropped_{}", reason.name()));
                 Err(reason)
             }
         }

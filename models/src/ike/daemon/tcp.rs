@@ -446,7 +446,7 @@ impl IkeDaemon {
             Event::Failed(e) => {
                 if known {
                     host.metrics()
-                        .incr(&format!("tcp_failed_{e:?}").to_lowercase());
+                        .incr(format!("tcp_failed_{e:?}").to_lowercase());
                 }
                 self.tcp_drop(host, id, false);
             }

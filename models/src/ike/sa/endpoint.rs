@@ -537,17 +537,17 @@ impl IkeEndpoint {
             .get(&id)
             .is_some_and(|old| old.iter().copied().eq(sa.local_spis()));
         if !unchanged {
+            // Only when the SPIs changed: claiming them on every sync cost a map lookup
+            // per SPI per message. An SPI another SA holds stays with it (random 64-bit
+            // SPIs do not collide in practice).
             let spis: Vec<u64> = sa.local_spis().collect();
+            for &spi in &spis {
+                self.by_spi.entry(spi).or_insert(id);
+            }
             for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
                 if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
                     self.by_spi.remove(&spi);
                 }
-            }
-        }
-        // Kept on every sync as before: an SPI another SA held first is claimed once freed.
-        if let Some(spis) = self.spis_of.get(&id) {
-            for &spi in spis {
-                self.by_spi.entry(spi).or_insert(id);
             }
         }
         if !half_open && let Some(key) = self.half_open_key.remove(&id) {
