@@ -9,20 +9,13 @@ mod common;
 
 use std::path::Path;
 
-use common::{ikesim, ok, tempdir};
+use common::{ikesim, ok, run_scenario, tempdir};
 
 const STAND_IN: &str = "crypto=stand-in";
 
 /// Runs `scenario` with `sets` (and `extra` arguments) into a fresh folder.
 fn run(tag: &str, scenario: &str, sets: &[&str], extra: &[&str]) -> std::path::PathBuf {
-    let out = tempdir(&format!("crypto-{tag}"));
-    let mut args = vec!["run", scenario, "--out", out.to_str().unwrap()];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    args.extend(extra);
-    ok(&ikesim(&args));
-    out
+    run_scenario(&format!("crypto-{tag}"), scenario, sets, extra)
 }
 
 /// The rows of `metrics.csv` without the run id (which hashes the effective scenario, and
@@ -129,7 +122,10 @@ fn stand_in_captures_say_so_and_offer_no_keys() {
         pcaps += 1;
         differ += usize::from(a != b);
     }
-    assert!(pcaps > 1 && differ > 0 && differ < pcaps, "{differ} of {pcaps}");
+    assert!(
+        pcaps > 1 && differ > 0 && differ < pcaps,
+        "{differ} of {pcaps}"
+    );
     std::fs::remove_dir_all(real).unwrap();
     std::fs::remove_dir_all(stand_in).unwrap();
 
