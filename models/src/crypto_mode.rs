@@ -1,26 +1,28 @@
-//! Real cryptography, or cost-free stand-ins of identical sizes for large sweeps.
-//!
-//! [`CryptoMode::Real`] (the default) runs X25519/ECP-256 and AES-256-GCM, so captures
-//! decrypt in Wireshark. [`CryptoMode::StandIn`] replaces the two costly parts, and
-//! nothing else:
-//!
-//! - Diffie-Hellman ([`crate::ike::crypto::DhGroup::generate`]): the secret is drawn from
-//!   the same stream with the same acceptance test, the public value is [`StandInHash`]
-//!   of it (32 octets for X25519, 64 for ECP-256) and the shared secret is [`StandInHash`]
-//!   of the two public values in sorted order (32 octets), so both sides agree without
-//!   curve arithmetic. Any public value of the right length is accepted (no on-curve or
-//!   all-zero check).
-//! - AES-256-GCM-16 for IKE SK/SKF and ESP ([`crate::esp::GcmCipher`]): the "ciphertext"
-//!   is the plaintext (identity: the simplest choice), with the same 8-octet IV and a
-//!   16-octet ICV that is [`StandInHash`] of key, salt, IV, AAD and data. A wrong key or
-//!   a changed octet still fails the check and is dropped and counted as in real mode.
-//!
-//! PRF/prf+ (HMAC-SHA2-256), AUTH, cookies, NAT-D and puzzles stay real. Every random draw
-//! is the same in both modes, so SPIs, nonces, IVs and jitter are too: a run's timing,
-//! sizes and metrics do not depend on the mode, only the payload octets do. A capture made
-//! with stand-ins carries plaintext where ciphertext would be and cannot be decrypted.
+//! Real cryptography, or cost-free stand-ins of identical sizes for large sweeps
+//! ([`CryptoMode`]), and the stand-ins' hash ([`StandInHash`]).
 
-/// Whether DH and the AEAD are real or cost-free stand-ins (see the module docs).
+/// Whether DH and the AEAD are real or cost-free stand-ins of identical sizes.
+///
+/// [`CryptoMode::Real`] (the default) runs X25519/ECP-256 and AES-256-GCM, so captures
+/// decrypt in Wireshark. [`CryptoMode::StandIn`] replaces the two costly parts, and
+/// nothing else:
+///
+/// - Diffie-Hellman ([`crate::ike::crypto::DhGroup::generate`]): the secret is drawn from
+///   the same stream with the same acceptance test, the public value is a fast
+///   non-cryptographic hash of it (32 octets for X25519, 64 for ECP-256) and the shared
+///   secret the hash of the two public values in sorted order (32 octets), so both sides
+///   agree without curve arithmetic. Any public value of the right length is accepted
+///   (no on-curve or all-zero check).
+/// - AES-256-GCM-16 for IKE SK/SKF and ESP ([`crate::esp::GcmCipher`]): the "ciphertext"
+///   is the plaintext (identity: the simplest choice), with the same 8-octet IV and a
+///   16-octet ICV that is the hash of key, salt, IV, AAD and data. A wrong key or a
+///   changed octet still fails the check and is dropped and counted as in real mode.
+///
+/// PRF/prf+ (HMAC-SHA2-256), AUTH, cookies, NAT-D and puzzles stay real. Every random draw
+/// is the same in both modes, so SPIs, nonces, IVs and jitter are too: a run's timing,
+/// sizes and metrics do not depend on the mode, only the payload octets do. A capture made
+/// with stand-ins carries plaintext where ciphertext would be and cannot be decrypted.
+/// Both peers must use the same mode (a mismatch fails every integrity check).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum CryptoMode {
     /// X25519/ECP-256 and AES-256-GCM, as on the wire of a real implementation.

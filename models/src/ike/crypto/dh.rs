@@ -159,8 +159,8 @@ impl DhSecret {
     }
 
     /// The shared secret g^ir with the peer's KE data: 32 octets for both groups (for
-    /// ECP-256 only the x coordinate, RFC 5903 §9). The stand-in's is the
-    /// [`StandInHash`] of both public values, the smaller first, so both sides agree.
+    /// ECP-256 only the x coordinate, RFC 5903 §9). The stand-in's is a hash of both
+    /// public values, the smaller first, so both sides agree ([`CryptoMode::StandIn`]).
     pub fn shared(&self, peer_public: &[u8]) -> Result<Vec<u8>, InvalidPublicValue> {
         match &self.0 {
             Inner::StandIn { group, public } => {
