@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::rc::Rc;
 
+use models::CryptoMode;
 use models::cluster::{Cluster, ClusterCommand, ClusterSwitch, HaPolicy, new_cluster};
 use models::ike::daemon::{HaMember, IkeCommand, IkeDaemon, MobikeCommand};
 use models::ike::wire::NotifyType;
@@ -20,7 +21,7 @@ use sim::{
 };
 
 use crate::scenario::{
-    ActionSpec, AppSpec, DirChoice, FilterSpec, Loaded, NodeSpec, TcpSpec, Topology,
+    ActionSpec, AppSpec, DirChoice, FilterSpec, Loaded, NodeSpec, Scenario, TcpSpec, Topology,
     firewall_config,
 };
 
@@ -61,11 +62,8 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             NodeSpec::Cluster(c) => Some(Rc::clone(&clusters[&c.cluster].0)),
             _ => None,
         };
-        sim.add_node(
-            spec.name(),
-            factory(spec, routes, &s.tcp, topo, i, ha, switch),
-        )
-        .expect("validated: node names are unique");
+        sim.add_node(spec.name(), factory(spec, routes, s, topo, i, ha, switch))
+            .expect("validated: node names are unique");
     }
     let node = |sim: &Simulation, name: &str| sim.node_id(name).expect("validated: node exists");
     for l in &topo.links {
@@ -229,7 +227,7 @@ struct Ha {
 fn factory(
     spec: &NodeSpec,
     routes: &RoutingTable,
-    tcp: &TcpSpec,
+    scenario: &Scenario,
     topo: &Topology,
     index: usize,
     ha: Option<Ha>,
@@ -268,12 +266,13 @@ fn factory(
                 ttl: 64,
                 forwarding,
             };
-            let tcp = tcp.clone();
+            let tcp = scenario.tcp.clone();
+            let crypto = scenario.crypto.mode();
             let first = cfg.addresses.first().copied();
             Box::new(move |_| {
                 let apps = apps
                     .iter()
-                    .map(|a| app(a, &tcp, first, ha.clone()))
+                    .map(|a| app(a, &tcp, crypto, first, ha.clone()))
                     .collect();
                 Box::new(Host::new(cfg.clone(), apps))
             })
@@ -323,6 +322,7 @@ fn factory(
 fn app(
     spec: &AppSpec,
     base: &TcpSpec,
+    crypto: CryptoMode,
     address: Option<std::net::Ipv4Addr>,
     ha: Option<Ha>,
 ) -> Box<dyn App> {
@@ -378,7 +378,8 @@ fn app(
             // The scenario's [tcp] settings apply to the daemon's TCP connections too.
             let mut transport = ike.transport().expect("validated: IKE transport");
             transport.tcp = tcp(&TcpSpec::default());
-            let daemon = IkeDaemon::new(ike.config(address).expect("validated: IKE settings"))
+            let config = ike.config(address).expect("validated: IKE settings");
+            let daemon = IkeDaemon::new(config.with_crypto(crypto))
                 .with_transport(transport)
                 .with_mobike(ike.mobike_policy().expect("validated: MOBIKE settings"));
             Box::new(match ha {

@@ -53,7 +53,7 @@ enum Command {
         pcap: bool,
         /// Write the keys of every IKE and ESP SA into `<out>/wireshark/`, a Wireshark
         /// configuration directory: `WIRESHARK_CONFIG_DIR=<out>/wireshark tshark -r ...`
-        /// decrypts the captures.
+        /// decrypts the captures. Nothing with `crypto = "stand-in"`.
         #[arg(long)]
         keys: bool,
     },
@@ -603,7 +603,7 @@ fn run_cmd(
     let files = match output::write_run(
         &out,
         &finished.info,
-        &loaded.effective,
+        &loaded,
         &finished.rows,
         &finished.sim,
         &captures,
@@ -616,6 +616,9 @@ fn run_cmd(
         }
     };
     print_summary(&finished, &out, &files);
+    if loaded.scenario.crypto == scenario::CryptoKey::StandIn {
+        outln!("{}", output::STAND_IN_NOTE);
+    }
     ExitCode::SUCCESS
 }
 

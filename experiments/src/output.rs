@@ -2,6 +2,10 @@
 //!
 //! Files are first written into a staging folder inside the output folder and then renamed
 //! into place one by one, so an interrupted or failed run never leaves a half-written file.
+//!
+//! A run with `crypto = "stand-in"` says so in `run.toml` and in a note next to the pcaps
+//! ([`STAND_IN_NOTE_FILE`]), and never writes Wireshark key tables: its payloads are not
+//! real ciphertext.
 
 use std::fs;
 use std::io::{self, BufWriter};
@@ -12,8 +16,20 @@ use models::ike::daemon::IkeDaemon;
 use models::ip::Host;
 use sim::{Direction, LinkId, Metric, RunReport, SimTime, Simulation};
 
+use crate::scenario::{CryptoKey, Loaded};
+
 /// The crate version, written into every row.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The note written next to the pcaps of a stand-in run.
+pub const STAND_IN_NOTE_FILE: &str = "crypto-stand-in.txt";
+
+/// What a stand-in run says about its captures, in `run.toml` (as a comment) and in
+/// [`STAND_IN_NOTE_FILE`].
+pub const STAND_IN_NOTE: &str = "crypto = stand-in: DH and AES-GCM were cost-free stand-ins \
+of the same sizes (README.md, \"Crypto stand-in mode\"). IKE SK and ESP payloads in these \
+captures are plaintext with a stand-in ICV, not real ciphertext: they cannot be decrypted, \
+and no Wireshark key tables (esp_sa, ikev2_decryption_table) are written.";
 
 /// Identity of a run, repeated on every output row.
 #[derive(Clone, Debug)]
@@ -122,11 +138,12 @@ pub fn collect(sim: &Simulation, report: &RunReport) -> Vec<MetricRow> {
     rows
 }
 
-/// Writes a run's outputs into `out`, atomically per file.
+/// Writes a run's outputs into `out`, atomically per file. With stand-in crypto, `keys`
+/// writes nothing (there is nothing to decrypt).
 pub fn write_run(
     out: &Path,
     info: &RunInfo,
-    effective_scenario: &str,
+    loaded: &Loaded,
     rows: &[MetricRow],
     sim: &Simulation,
     captures: &[LinkId],
@@ -140,11 +157,15 @@ pub fn write_run(
     fs::create_dir_all(&staging)?;
     let mut files = vec![PathBuf::from("metrics.csv"), PathBuf::from("run.toml")];
     write_metrics(&staging.join("metrics.csv"), info, rows)?;
-    let header = format!(
+    let stand_in = loaded.scenario.crypto == CryptoKey::StandIn;
+    let mut header = format!(
         "# ikesim {VERSION} run {} of scenario {} with seed {}\n# ikesim run <this file> --seed {} reproduces it.\n",
         info.run_id, info.scenario, info.seed, info.seed
     );
-    fs::write(staging.join("run.toml"), header + effective_scenario)?;
+    if stand_in {
+        header.push_str(&format!("# {STAND_IN_NOTE}\n"));
+    }
+    fs::write(staging.join("run.toml"), header + &loaded.effective)?;
     if write_series(&staging.join("timeseries.csv"), info, sim)? {
         files.push(PathBuf::from("timeseries.csv"));
     }
@@ -167,8 +188,13 @@ pub fn write_run(
                 .sync_all()?;
             files.push(rel);
         }
+        if stand_in {
+            let rel = PathBuf::from("pcap").join(STAND_IN_NOTE_FILE);
+            fs::write(staging.join(&rel), format!("{STAND_IN_NOTE}\n"))?;
+            files.push(rel);
+        }
     }
-    if keys {
+    if keys && !stand_in {
         let dir = PathBuf::from("wireshark");
         key_log(sim).write_wireshark_config(&staging.join(&dir))?;
         fs::create_dir_all(out.join(&dir))?;

@@ -287,7 +287,7 @@ fn run_job(plan: &Plan, job: &PlanJob, jobs_dir: &Path) -> Result<(), String> {
         output::write_run(
             &tmp,
             &finished.info,
-            &loaded.effective,
+            &loaded,
             &finished.rows,
             &finished.sim,
             &[],

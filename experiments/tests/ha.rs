@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{have_tshark, ikesim, ok, tempdir, tshark_rfc9329_counts};
+use common::{have_tshark, run_scenario, tshark_rfc9329_counts};
 
 const SCENARIO: &str = "scenarios/ha-failover.toml";
 const SECOND: f64 = 1e9;
@@ -38,13 +38,7 @@ impl Run {
 
 /// Runs the scenario with `--set` overrides (and `extra` arguments).
 fn run(tag: &str, sets: &[&str], extra: &[&str]) -> (Run, std::path::PathBuf) {
-    let out = tempdir(&format!("ha-{tag}"));
-    let mut args = vec!["run", SCENARIO, "--out", out.to_str().unwrap()];
-    for s in sets {
-        args.extend(["--set", s]);
-    }
-    args.extend(extra);
-    ok(&ikesim(&args));
+    let out = run_scenario(&format!("ha-{tag}"), SCENARIO, sets, extra);
     (read(&out), out)
 }
 

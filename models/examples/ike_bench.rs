@@ -13,7 +13,8 @@
 //!
 //! Each measurement runs three times and the fastest counts (the machine may be shared).
 //! Optional arguments: the number of clients, then `ike-only` to skip the crypto part (for
-//! `perf record`).
+//! `perf record`) and `stand-in` to run both parts with the crypto stand-ins
+//! (`models::CryptoMode::StandIn`) instead of real DH and AES-GCM.
 
 #![allow(clippy::unwrap_used, reason = "a benchmark panics on broken set-up")]
 
@@ -21,6 +22,7 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
+use models::CryptoMode;
 use models::ike::crypto::{
     ChildSaKeys, DhGroup, IkeSaKeys, IvCounter, Prf, SkKey, nat_detection_hash, open, psk_auth,
     seal,
@@ -88,7 +90,7 @@ fn inner_ts() -> Vec<TrafficSelector> {
 }
 
 /// The network: `n` clients, one router, one gateway.
-fn build(n: usize) -> (Simulation, Vec<NodeId>, NodeId) {
+fn build(n: usize, mode: CryptoMode) -> (Simulation, Vec<NodeId>, NodeId) {
     let mut sim = Simulation::new(1);
     let link = LinkParams::new()
         .rate_bps(100_000_000)
@@ -98,6 +100,7 @@ fn build(n: usize) -> (Simulation, Vec<NodeId>, NodeId) {
         let addr = client_addr(i);
         let mut c = IkeConfig::new(PSK, IdPayload::ipv4(addr));
         c.inner_address = InnerAddress::Request;
+        c.crypto = mode;
         c.remote_ts = inner_ts();
         c.lifetimes = long_lifetimes();
         c.liveness = LivenessPolicy {
@@ -142,6 +145,7 @@ fn build(n: usize) -> (Simulation, Vec<NodeId>, NodeId) {
         .unwrap();
     let mut g = IkeConfig::new(PSK, IdPayload::ipv4(GATEWAY));
     g.local_ts = inner_ts();
+    g.crypto = mode;
     g.lifetimes = long_lifetimes();
     g.liveness.interval = None;
     let mut endpoint = EndpointConfig::responder(g);
@@ -191,8 +195,8 @@ fn host_config(addr: Ipv4Addr) -> HostConfig {
 
 /// Runs until every client is established; returns the wall time, the CPU time and a
 /// summary.
-fn ike(n: usize) -> (Duration, Duration, String) {
-    let (mut sim, clients, gateway) = build(n);
+fn ike(n: usize, mode: CryptoMode) -> (Duration, Duration, String) {
+    let (mut sim, clients, gateway) = build(n, mode);
     let step = SimDuration::from_millis(50);
     let mut until = SimTime::ZERO;
     let started = wall();
@@ -328,7 +332,7 @@ impl CryptoTimes {
     }
 }
 
-fn crypto(n: usize) -> CryptoTimes {
+fn crypto(n: usize, mode: CryptoMode) -> CryptoTimes {
     let mut rng = SimRng::from_seed_u64(2);
     let mut t = CryptoTimes::default();
     let (ni, nr) = ([1u8; 32], [2u8; 32]);
@@ -338,8 +342,8 @@ fn crypto(n: usize) -> CryptoTimes {
     for _ in 0..n {
         // 2 X25519 per side: generate (fixed base) and shared (variable base).
         let s = cpu();
-        let (i_secret, i_public) = DhGroup::Curve25519.generate(&mut rng);
-        let (r_secret, r_public) = DhGroup::Curve25519.generate(&mut rng);
+        let (i_secret, i_public) = DhGroup::Curve25519.generate(mode, &mut rng);
+        let (r_secret, r_public) = DhGroup::Curve25519.generate(mode, &mut rng);
         t.dh_generate += cpu() - s;
         let s = cpu();
         let i_shared = i_secret.shared(&r_public).unwrap();
@@ -378,10 +382,10 @@ fn crypto(n: usize) -> CryptoTimes {
 
         // Each side's two SK keys.
         let s = cpu();
-        let i_ei = SkKey::new(&i_keys.sk_ei);
-        let i_er = SkKey::new(&i_keys.sk_er);
-        let r_ei = SkKey::new(&r_keys.sk_ei);
-        let r_er = SkKey::new(&r_keys.sk_er);
+        let i_ei = SkKey::new(&i_keys.sk_ei, mode);
+        let i_er = SkKey::new(&i_keys.sk_er, mode);
+        let r_ei = SkKey::new(&r_keys.sk_ei, mode);
+        let r_er = SkKey::new(&r_keys.sk_er, mode);
         t.sk_keys += cpu() - s;
 
         // IKE_AUTH request and response: seal on one side, open on the other.
@@ -416,10 +420,16 @@ fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .map_or(1_000, |a| a.parse().expect("clients: a number"));
-    println!("seed 1, {n} clients");
+    let flag = |name: &str| std::env::args().skip(2).any(|a| a == name);
+    let mode = if flag("stand-in") {
+        CryptoMode::StandIn
+    } else {
+        CryptoMode::Real
+    };
+    println!("seed 1, {n} clients, crypto {mode:?}");
     // The machine may be shared: the best of a few runs, for both measurements.
     let (wall_run, run, summary) = (0..REPS)
-        .map(|_| ike(n))
+        .map(|_| ike(n, mode))
         .min_by_key(|(d, _, _)| *d)
         .unwrap();
     println!(
@@ -429,11 +439,11 @@ fn main() {
         run.as_secs_f64()
     );
     println!("  {summary}");
-    if std::env::args().nth(2).as_deref() == Some("ike-only") {
+    if flag("ike-only") {
         return;
     }
     let c = (0..REPS)
-        .map(|_| crypto(n))
+        .map(|_| crypto(n, mode))
         .min_by_key(CryptoTimes::total)
         .unwrap();
     let total = c.total();

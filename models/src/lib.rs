@@ -6,6 +6,8 @@
 
 #![warn(missing_docs)]
 
+mod crypto_mode;
+
 pub mod cluster;
 pub mod esp;
 pub mod ike;
@@ -15,3 +17,5 @@ pub mod nat;
 pub mod tcp;
 pub mod traffic;
 pub mod wire;
+
+pub use self::crypto_mode::CryptoMode;

@@ -5,6 +5,7 @@
 
 use std::net::Ipv4Addr;
 
+use models::CryptoMode;
 use models::esp::{
     EspDropReason, EspSendError, GcmKey, InboundSa, NON_ESP_MARKER, OutboundSa, ReplayWindowSize,
     SaParams, Sad, SelectorId, SequenceExhausted, UdpEncapPayload,
@@ -25,6 +26,7 @@ fn params(spi: u32, esn: bool) -> SaParams {
         spi,
         key: key(7),
         esn,
+        crypto: CryptoMode::Real,
     }
 }
 
@@ -83,6 +85,7 @@ fn rfc4106_known_answer() {
         spi: SPI,
         key: kat_key(),
         esn: false,
+        crypto: CryptoMode::Real,
     };
     let mut out = OutboundSa::new(p.clone());
     assert_eq!(out.encapsulate(&kat_inner()).unwrap(), expected);
@@ -103,6 +106,7 @@ fn rfc4106_5_known_answer_esn() {
         spi: SPI,
         key: kat_key(),
         esn: true,
+        crypto: CryptoMode::Real,
     });
     out.skip_sequence_numbers((1 << 32) + 4).unwrap();
     assert_eq!(out.encapsulate(&kat_inner()).unwrap(), expected);
@@ -160,6 +164,7 @@ fn rfc4303_3_4_4_wrong_key_and_truncation() {
             spi: SPI,
             key: key(8),
             esn: false,
+            crypto: CryptoMode::Real,
         },
         ReplayWindowSize::DEFAULT,
     );

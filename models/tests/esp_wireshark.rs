@@ -14,6 +14,7 @@ use std::process::Command;
 
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
+use models::CryptoMode;
 use models::esp::{EspSaKeys, GcmKey, IkeSaKeys, KeyLog, OutboundSa, SaParams, UdpEncapPayload};
 use models::wire::{IpProtocol, Ipv4Packet, Ipv4Repr, UdpPacket, UdpRepr};
 use sim::SimTime;
@@ -80,6 +81,7 @@ fn esp_sa(spi: u32, k: &GcmKey) -> OutboundSa {
         spi,
         key: k.clone(),
         esn: false,
+        crypto: CryptoMode::Real,
     })
 }
 

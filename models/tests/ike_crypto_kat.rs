@@ -50,6 +50,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use models::CryptoMode;
 use models::esp::GcmKey;
 use models::ike::crypto::{
     ChildSaKeys, DhGroup, DhSecret, IkeSaKeys, Prf, SkKey, nat_detection_hash, psk_auth,
@@ -186,10 +187,13 @@ fn ecp256_rfc5903_section_8_1() {
 /// and 8-octet explicit IV.
 #[test]
 fn aes256_gcm_test_case_16() {
-    let key = SkKey::new(&GcmKey::new(
-        hex32("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"),
-        [0xca, 0xfe, 0xba, 0xbe],
-    ));
+    let key = SkKey::new(
+        &GcmKey::new(
+            hex32("feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"),
+            [0xca, 0xfe, 0xba, 0xbe],
+        ),
+        CryptoMode::Real,
+    );
     let iv: [u8; 8] = hex("facedbaddecaf888").try_into().unwrap();
     let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
     let plaintext = hex(concat!(

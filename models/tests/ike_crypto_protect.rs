@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
+use models::CryptoMode;
 use models::esp::GcmKey;
 use models::ike::crypto::{
     DhGroup, FragmentError, ICV_LEN, IV_LEN, IkeSaKeys, IvCounter, IvSource, OpenError, Prf,
@@ -45,7 +46,7 @@ struct Handshake {
 
 fn handshake(rng: &mut SimRng) -> Handshake {
     let mut hello = |response: bool| {
-        let (secret, public) = DhGroup::Curve25519.generate(rng);
+        let (secret, public) = DhGroup::Curve25519.generate(CryptoMode::Real, rng);
         let mut nonce = vec![0; 32];
         rng.fill_bytes(&mut nonce);
         let mut message = header(ExchangeType::IKE_SA_INIT, 0, response);
@@ -126,14 +127,14 @@ fn ike_auth_round_trip_and_tampering() {
     let sealed = seal(
         &header(ExchangeType::IKE_AUTH, 1, false),
         &inner,
-        &SkKey::new(&hs.initiator.sk_ei),
+        &SkKey::new(&hs.initiator.sk_ei, CryptoMode::Real),
         &mut rng,
     );
 
     // The responder: parse, open with its SK_ei, check AUTH against its own computation.
     let message = Message::parse(&sealed).unwrap();
     assert_eq!(message.encrypted().unwrap().next_payload, PayloadType::IDI);
-    let responder_key = SkKey::new(&hs.responder.sk_ei);
+    let responder_key = SkKey::new(&hs.responder.sk_ei, CryptoMode::Real);
     let opened = open(&message, &sealed, &responder_key).unwrap();
     assert_eq!(opened, inner);
     let (Payload::IdI(idi), Payload::Auth(auth)) = (&opened[0], &opened[1]) else {
@@ -160,7 +161,7 @@ fn ike_auth_round_trip_and_tampering() {
     assert_ne!(responder_auth, expected);
 
     // The other direction's key does not open it.
-    let wrong = SkKey::new(&hs.responder.sk_er);
+    let wrong = SkKey::new(&hs.responder.sk_er, CryptoMode::Real);
     assert_eq!(open(&message, &sealed, &wrong), Err(OpenError::Integrity));
 
     // Every single changed octet is caught, in the header, the SK header, IV,
@@ -210,7 +211,7 @@ fn sealed_delete_matches_python() {
     let sealed = seal(
         &header(ExchangeType::INFORMATIONAL, 2, false),
         &inner,
-        &SkKey::new(&sk_ei),
+        &SkKey::new(&sk_ei, CryptoMode::Real),
         &mut IvCounter(0x0001_0203_0405_0607),
     );
     let expected: [u8; 65] = [
@@ -227,7 +228,7 @@ fn sealed_delete_matches_python() {
 #[test]
 fn empty_informational() {
     let mut rng = SimRng::from_seed_u64(12);
-    let key = SkKey::new(&handshake(&mut rng).initiator.sk_er);
+    let key = SkKey::new(&handshake(&mut rng).initiator.sk_er, CryptoMode::Real);
     let sealed = seal(
         &header(ExchangeType::INFORMATIONAL, 5, true),
         &[],
@@ -265,7 +266,7 @@ fn seal_by_hand(key: &SkKey, inner_next: PayloadType, plaintext: &[u8]) -> Vec<u
 
 #[test]
 fn receiver_accepts_any_padding_and_reports_bad_plaintext() {
-    let key = SkKey::new(&GcmKey::new([5; 32], [6; 4]));
+    let key = SkKey::new(&GcmKey::new([5; 32], [6; 4]), CryptoMode::Real);
     let notify = [0, 0, 0, 8, 0, 0, 0x40, 0x00]; // N(INITIAL_CONTACT)
     let opened = |plaintext: &[u8]| {
         let raw = seal_by_hand(&key, PayloadType::NOTIFY, plaintext);
@@ -307,8 +308,8 @@ fn fragments_reassemble_in_any_order() {
     // PS travels in the clear, in fragment 1 only (RFC 8019 §7.2.3).
     let mut message = header(ExchangeType::IKE_AUTH, 1, false);
     message.payloads = vec![Payload::PuzzleSolution(vec![1; 32])];
-    let send_key = SkKey::new(&hs.initiator.sk_ei);
-    let recv_key = SkKey::new(&hs.responder.sk_ei);
+    let send_key = SkKey::new(&hs.initiator.sk_ei, CryptoMode::Real);
+    let recv_key = SkKey::new(&hs.responder.sk_ei, CryptoMode::Real);
 
     let fragments = seal_fragments(&message, &inner, &send_key, &mut rng, 150).unwrap();
     assert!(fragments.len() > 3);

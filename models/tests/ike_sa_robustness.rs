@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "tests unwrap what must be there")]
 
+use models::CryptoMode;
 use models::esp::GcmKey;
 use models::ike::crypto::{IvCounter, SkKey, open, seal};
 use models::ike::sa::testing::{CLIENT, GATEWAY, Pair, Side, initiator_config, responder_config};
@@ -43,13 +44,18 @@ fn inject(pair: &mut Pair, id: u32, inner: &[Payload]) -> Vec<Vec<Payload>> {
         message_id: id,
         payloads: Vec::new(),
     };
-    let bytes = seal(&header, inner, &SkKey::new(&sk_ei), &mut IvCounter(1 << 40));
+    let bytes = seal(
+        &header,
+        inner,
+        &SkKey::new(&sk_ei, CryptoMode::Real),
+        &mut IvCounter(1 << 40),
+    );
     let before = pair.sent_by(Side::Responder).len();
     let now = pair.now;
     pair.endpoint(Side::Responder)
         .handle_datagram(now, GATEWAY, CLIENT, &bytes);
     pair.pump(Side::Responder);
-    let key = SkKey::new(&sk_er);
+    let key = SkKey::new(&sk_er, CryptoMode::Real);
     pair.sent_by(Side::Responder)[before..]
         .iter()
         .map(|(_, t)| {

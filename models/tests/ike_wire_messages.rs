@@ -6,6 +6,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use models::CryptoMode;
 use models::ike::crypto::{DhGroup, nat_detection_hash};
 use models::ike::wire::{
     ExchangeType, Flags, HEADER_LEN, Header, KePayload, Message, NotifyPayload, NotifyType, Packet,
@@ -37,7 +38,7 @@ fn ike_proposal(group: DhGroup) -> SaPayload {
 /// `HDR, SA, KE, Ni, N(NAT_DETECTION_SOURCE_IP), N(NAT_DETECTION_DESTINATION_IP),
 /// N(IKEV2_FRAGMENTATION_SUPPORTED)` (RFC 7296 §1.2, protocol.md 1.4).
 fn sa_init_request(group: DhGroup, rng: &mut SimRng) -> Message {
-    let (_, public) = group.generate(rng);
+    let (_, public) = group.generate(CryptoMode::Real, rng);
     let mut ni = vec![0; 32];
     rng.fill_bytes(&mut ni);
     let nat_d = |addr: Ipv4Addr, ty| {

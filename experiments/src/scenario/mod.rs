@@ -80,6 +80,11 @@ pub struct Scenario {
     /// TCP settings for every application (each may override them).
     #[serde(default)]
     pub tcp: TcpSpec,
+    /// `real` (default) or `stand-in`: DH and AES-GCM of every IKE daemon replaced by
+    /// cost-free stand-ins of identical sizes ([`models::CryptoMode`]). Left out of the
+    /// effective scenario when `real`, so run ids of real runs do not change.
+    #[serde(default, skip_serializing_if = "CryptoKey::is_real")]
+    pub crypto: CryptoKey,
     /// The nodes.
     #[serde(default)]
     pub nodes: Vec<NodeSpec>,
@@ -93,6 +98,32 @@ pub struct Scenario {
 
 fn default_seed() -> u64 {
     1
+}
+
+/// `crypto`: real cryptography or stand-ins of identical sizes ([`models::CryptoMode`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CryptoKey {
+    /// X25519/ECP-256 and AES-GCM: captures decrypt in Wireshark.
+    #[default]
+    Real,
+    /// Cost-free stand-ins: the same timing, sizes and metrics, no real ciphertext.
+    StandIn,
+}
+
+impl CryptoKey {
+    /// Whether this is the default.
+    pub fn is_real(&self) -> bool {
+        *self == Self::Real
+    }
+
+    /// The models' mode.
+    pub const fn mode(self) -> models::CryptoMode {
+        match self {
+            Self::Real => models::CryptoMode::Real,
+            Self::StandIn => models::CryptoMode::StandIn,
+        }
+    }
 }
 
 /// Guards against runaway runs.

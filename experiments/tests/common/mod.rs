@@ -66,6 +66,25 @@ pub(crate) fn ok(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// Runs `scenario` (relative to the `experiments` folder) with `--set` overrides and
+/// `extra` arguments into a fresh folder for test `tag`; asserts success and returns the
+/// folder.
+pub(crate) fn run_scenario(tag: &str, scenario: &str, sets: &[&str], extra: &[&str]) -> PathBuf {
+    let out = tempdir(tag);
+    let mut args = vec![
+        "run",
+        scenario,
+        "--out",
+        out.to_str().expect("a UTF-8 path"),
+    ];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    args.extend(extra);
+    ok(&ikesim(&args));
+    out
+}
+
 /// A fresh folder under the system's temporary folder for test `tag`.
 pub(crate) fn tempdir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ikesim-test-{tag}-{}", std::process::id()));

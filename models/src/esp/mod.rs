@@ -6,6 +6,8 @@
 //! - `wire`: the clear ESP header as a checked view plus a `Repr` ([`EspPacket`],
 //!   [`EspRepr`]) and the port-4500 demultiplexing rule ([`UdpEncapPayload`]).
 //! - `keys`: AES-GCM key material ([`GcmKey`]) and the Wireshark key export ([`KeyLog`]).
+//! - `gcm`: the AES-256-GCM-16 cipher of one direction ([`GcmCipher`]), shared with IKE's
+//!   SK payloads, or its stand-in ([`crate::CryptoMode`]).
 //! - `replay`: the RFC 4303 §3.4.3 anti-replay window with Appendix A2 ESN inference.
 //! - `sa`: one unidirectional SA ([`OutboundSa`], [`InboundSa`]): sequence numbers,
 //!   padding, sealing and opening, counters.
@@ -20,6 +22,7 @@
 //! number (see [`OutboundSa`]). Models never print; callers read [`EspCounters`] into
 //! metrics.
 
+mod gcm;
 mod keys;
 mod replay;
 mod sa;
@@ -27,6 +30,7 @@ mod sad;
 mod tcp;
 mod wire;
 
+pub use self::gcm::{GcmCipher, IntegrityError};
 pub use self::keys::{EspSaKeys, GcmKey, IkeSaKeys, KeyLog};
 pub use self::replay::ReplayWindowSize;
 pub use self::sa::{

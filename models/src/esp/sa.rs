@@ -13,13 +13,12 @@
 //! a 4-octet boundary, with the default pad bytes 1, 2, 3, ... (RFC 4303 §2.4); GCM
 //! itself needs no block alignment (RFC 4106 §3.2).
 
-use aes_gcm::aead::{AeadInOut, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce, Tag};
-
+use super::gcm::GcmCipher;
 use super::keys::GcmKey;
 use super::replay::{ReplayWindow, ReplayWindowSize};
 use super::wire::{HEADER_LEN, Packet, Repr};
 use super::{EspCounters, EspDropReason};
+use crate::crypto_mode::CryptoMode;
 use crate::wire::IpProtocol;
 
 /// Octets of explicit IV in every packet (RFC 4106 §3.1).
@@ -41,6 +40,8 @@ pub struct SaParams {
     /// Extended (64-bit) sequence numbers, negotiated with the ESN transform (RFC 4303
     /// §2.2.1, RFC 7296 §3.3.2).
     pub esn: bool,
+    /// Real AES-GCM or its stand-in ([`CryptoMode`]); both ends must agree.
+    pub crypto: CryptoMode,
 }
 
 /// The sender used up the sequence number space: 2^32 - 1 packets without ESN, 2^64 - 1
@@ -65,8 +66,7 @@ pub struct Decapsulated {
 struct Aead {
     spi: u32,
     esn: bool,
-    cipher: Aes256Gcm,
-    salt: [u8; 4],
+    cipher: GcmCipher,
 }
 
 impl std::fmt::Debug for Aead {
@@ -74,6 +74,7 @@ impl std::fmt::Debug for Aead {
         f.debug_struct("Aead")
             .field("spi", &format_args!("{:#010x}", self.spi))
             .field("esn", &self.esn)
+            .field("crypto", &self.cipher.mode())
             .finish_non_exhaustive()
     }
 }
@@ -87,17 +88,8 @@ impl Aead {
         Self {
             spi: params.spi,
             esn: params.esn,
-            cipher: Aes256Gcm::new(params.key.key().into()),
-            salt: params.key.salt(),
+            cipher: GcmCipher::new(&params.key, params.crypto),
         }
-    }
-
-    /// Nonce = salt ‖ explicit IV (RFC 4106 §4).
-    fn nonce(&self, iv: &[u8]) -> Nonce<aes_gcm::aead::consts::U12> {
-        let mut nonce = [0; 12];
-        nonce[..4].copy_from_slice(&self.salt);
-        nonce[4..].copy_from_slice(iv);
-        nonce.into()
     }
 
     /// AAD = SPI ‖ [Seq high] ‖ Seq low (RFC 4106 §5); returns the buffer and its length.
@@ -193,8 +185,9 @@ impl OutboundSa {
         };
         let mut packet = Packet::new_unchecked(&mut buf[..]);
         repr.emit(&mut packet);
-        let (iv, rest) = packet.payload_mut().split_at_mut(IV_LEN);
-        iv.copy_from_slice(&seq.to_be_bytes());
+        let iv = seq.to_be_bytes();
+        let (iv_field, rest) = packet.payload_mut().split_at_mut(IV_LEN);
+        iv_field.copy_from_slice(&iv);
         let (plaintext, icv) = rest.split_at_mut(rest.len() - ICV_LEN);
         let (data, trailer) = plaintext.split_at_mut(inner.len());
         data.copy_from_slice(inner);
@@ -204,13 +197,11 @@ impl OutboundSa {
         trailer[pad] = pad as u8;
         trailer[pad + 1] = NEXT_HEADER_IPV4.0;
 
-        let nonce = self.aead.nonce(iv);
         let (aad, aad_len) = self.aead.aad(seq);
         let tag = self
             .aead
             .cipher
-            .encrypt_inout_detached(&nonce, &aad[..aad_len], plaintext.into())
-            .expect("ESP packets are far below the GCM length limits");
+            .seal_in_place(iv, &aad[..aad_len], plaintext);
         icv.copy_from_slice(&tag);
 
         self.counters.packets_out += 1;
@@ -313,13 +304,13 @@ impl InboundSa {
 
         let (iv, rest) = body.split_at(IV_LEN);
         let (ciphertext, icv) = rest.split_at(rest.len() - ICV_LEN);
-        let tag = Tag::try_from(icv).map_err(|_| EspDropReason::Malformed)?;
+        let iv = iv.try_into().map_err(|_| EspDropReason::Malformed)?;
+        let icv = icv.try_into().map_err(|_| EspDropReason::Malformed)?;
         let mut plaintext = ciphertext.to_vec();
-        let nonce = self.aead.nonce(iv);
         let (aad, aad_len) = self.aead.aad(seq);
         self.aead
             .cipher
-            .decrypt_inout_detached(&nonce, &aad[..aad_len], (&mut plaintext[..]).into(), &tag)
+            .open_in_place(iv, &aad[..aad_len], &mut plaintext, icv)
             .map_err(|_| EspDropReason::AuthFailure)?;
         self.window.accept(seq);
 
@@ -392,17 +383,15 @@ mod tests {
             spi: 1,
             key: GcmKey::from_keymat(&keymat).unwrap(),
             esn: false,
+            crypto: CryptoMode::Real,
         });
         let mut data = hex(
             "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72\
              1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39",
         );
         let aad = hex("feedfacedeadbeeffeedfacedeadbeefabaddad2");
-        let nonce = aead.nonce(&hex("facedbaddecaf888"));
-        let tag = aead
-            .cipher
-            .encrypt_inout_detached(&nonce, &aad, (&mut data[..]).into())
-            .unwrap();
+        let iv = hex("facedbaddecaf888").try_into().unwrap();
+        let tag = aead.cipher.seal_in_place(iv, &aad, &mut data);
         let expected = hex(
             "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa\
              8cb08e48590dbb3da7b08b1056828838c5f61e6393ba7a0abcc9f662",

@@ -6,15 +6,13 @@
 //! repeat under one key; RFC 5282 §3.1 allows a counter or random values. Both are
 //! offered through [`IvSource`]: [`SimRng`] draws random IVs (the default; the draws are
 //! on the caller's keyed stream, so still deterministic), [`IvCounter`] counts like
-//! strongSwan's sequential IV generator and needs no randomness.
+//! strongSwan's sequential IV generator and needs no randomness. The cipher itself is
+//! ESP's [`GcmCipher`], which also provides the stand-in of [`crate::CryptoMode`].
 
-use std::fmt;
-
-use aes_gcm::Aes256Gcm;
-use aes_gcm::aead::{AeadInOut, Key, KeyInit, Nonce, Tag};
 use sim::SimRng;
 
-use crate::esp::GcmKey;
+use crate::esp::GcmCipher;
+pub use crate::esp::IntegrityError;
 
 /// Length of the explicit IV in the payload (RFC 5282 §3.1).
 pub const IV_LEN: usize = 8;
@@ -49,77 +47,19 @@ impl IvSource for IvCounter {
     }
 }
 
-/// The integrity check failed: wrong key, tampered bytes, or a forged message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("AEAD integrity check failed")]
-pub struct IntegrityError;
-
-/// One direction's SK key, SK_ei or SK_er, ready to seal or open.
-#[derive(Clone)]
-pub struct SkKey {
-    cipher: Aes256Gcm,
-    salt: [u8; 4],
-}
-
-impl SkKey {
-    /// The cipher for one direction's key material.
-    pub fn new(material: &GcmKey) -> Self {
-        Self {
-            cipher: Aes256Gcm::new(&Key::<Aes256Gcm>::from(*material.key())),
-            salt: material.salt(),
-        }
-    }
-
-    fn nonce(&self, iv: [u8; IV_LEN]) -> Nonce<Aes256Gcm> {
-        let mut nonce = [0; 12];
-        nonce[..4].copy_from_slice(&self.salt);
-        nonce[4..].copy_from_slice(&iv);
-        Nonce::<Aes256Gcm>::from(nonce)
-    }
-
-    /// Encrypts `buf` in place with nonce salt‖`iv` and authenticates it with `aad`;
-    /// returns the ICV.
-    pub fn seal_in_place(&self, iv: [u8; IV_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; ICV_LEN] {
-        let tag = self
-            .cipher
-            .encrypt_inout_detached(&self.nonce(iv), aad, buf.into())
-            .expect("IKE messages are far below the GCM length limit");
-        tag.into()
-    }
-
-    /// Checks `icv` over `aad` and the ciphertext in `buf`, then decrypts `buf` in place.
-    /// On failure `buf` is unspecified.
-    pub fn open_in_place(
-        &self,
-        iv: [u8; IV_LEN],
-        aad: &[u8],
-        buf: &mut [u8],
-        icv: [u8; ICV_LEN],
-    ) -> Result<(), IntegrityError> {
-        self.cipher
-            .decrypt_inout_detached(
-                &self.nonce(iv),
-                aad,
-                buf.into(),
-                &Tag::<Aes256Gcm>::from(icv),
-            )
-            .map_err(|_| IntegrityError)
-    }
-}
-
-impl fmt::Debug for SkKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SkKey").finish_non_exhaustive()
-    }
-}
+/// One direction's SK key, SK_ei or SK_er: the same AES-256-GCM-16 cipher (or
+/// stand-in) as ESP's, made with `SkKey::new(&material, mode)`.
+pub type SkKey = GcmCipher;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::CryptoMode;
+    use crate::esp::GcmKey;
 
     #[test]
     fn seal_open_and_tamper() {
-        let key = SkKey::new(&GcmKey::new([1; 32], [2; 4]));
+        let key = SkKey::new(&GcmKey::new([1; 32], [2; 4]), CryptoMode::Real);
         let mut buf = *b"inner payloads";
         let icv = key.seal_in_place([3; 8], b"aad", &mut buf);
         let sealed = buf;

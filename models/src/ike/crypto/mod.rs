@@ -11,22 +11,24 @@
 //! 1. IKE_SA_INIT: [`DhGroup::generate`] for KE, [`nat_detection_hash`] for the NAT-D
 //!    notifies, and on the responder [`CookieSecret`] when under load.
 //! 2. Keys: [`DhSecret::shared`] gives g^ir, [`IkeSaKeys::initial`] gives SK_d, SK_e*,
-//!    SK_p*; [`SkKey::new`] makes SK_ei/SK_er usable.
+//!    SK_p*; [`SkKey`] makes SK_ei/SK_er usable.
 //! 3. IKE_AUTH: [`psk_auth`] over the IKE_SA_INIT messages; [`seal`] / [`open`] (or
 //!    [`seal_fragments`] / [`open_fragment`] / [`reassemble`]) for SK.
 //! 4. Child SAs: [`ChildSaKeys::derive`]; IKE rekey: [`rekey_skeyseed`] then
 //!    [`IkeSaKeys::derive`].
 //!
 //! The costly steps, for benchmarks: [`DhGroup::generate`], [`DhSecret::shared`],
-//! [`IkeSaKeys::initial`], [`seal`] and [`open`].
+//! [`IkeSaKeys::initial`], [`seal`] and [`open`]. With [`crate::CryptoMode::StandIn`],
+//! DH and the AEAD are cost-free stand-ins of the same sizes; the rest stays real.
 //!
 //! ```
+//! use models::CryptoMode;
 //! use models::ike::crypto::{DhGroup, IkeSaKeys, Prf};
 //! use sim::SimRng;
 //!
 //! let mut rng = SimRng::from_seed_u64(1);
-//! let (i_secret, i_public) = DhGroup::Curve25519.generate(&mut rng);
-//! let (r_secret, r_public) = DhGroup::Curve25519.generate(&mut rng);
+//! let (i_secret, i_public) = DhGroup::Curve25519.generate(CryptoMode::Real, &mut rng);
+//! let (r_secret, r_public) = DhGroup::Curve25519.generate(CryptoMode::Real, &mut rng);
 //! let (ni, nr) = ([1; 32], [2; 32]);
 //! let i_keys = IkeSaKeys::initial(Prf::HmacSha256, &i_secret.shared(&r_public)?, &ni, &nr, 7, 9);
 //! let r_keys = IkeSaKeys::initial(Prf::HmacSha256, &r_secret.shared(&i_public)?, &ni, &nr, 7, 9);

@@ -57,6 +57,7 @@ use super::sa::{
     NatStatus, Retransmission, SaId, Transmit,
 };
 use super::wire::AddressRange;
+use crate::CryptoMode;
 use crate::esp::{
     EspDropReason, EspSaKeys, InboundSa, KeyLog, OutboundSa, ReplayWindowSize, SaParams, Sad,
     SelectorId, UdpEncapPayload,
@@ -91,6 +92,19 @@ pub struct IkeDaemonConfig {
     pub nat_keepalive: Option<SimDuration>,
     /// Anti-replay window of inbound ESP SAs (RFC 4303 §3.4.3).
     pub replay_window: ReplayWindowSize,
+}
+
+impl IkeDaemonConfig {
+    /// Sets the [`CryptoMode`] of every SA the daemon makes, as initiator and responder.
+    pub fn with_crypto(mut self, mode: CryptoMode) -> Self {
+        if let Some(c) = self.endpoint.responder.as_mut() {
+            c.crypto = mode;
+        }
+        if let Some(c) = self.connect.as_mut() {
+            c.config.crypto = mode;
+        }
+        self
+    }
 }
 
 /// Where one IKE SA's traffic goes, and whether it is NATed.
@@ -531,6 +545,7 @@ impl IkeDaemon {
                 spi: keys.spi_in,
                 key: keys.key_in.clone(),
                 esn,
+                crypto: keys.crypto,
             },
             self.cfg.replay_window,
         );
@@ -570,6 +585,7 @@ impl IkeDaemon {
                 spi: keys.spi_out,
                 key: keys.key_out.clone(),
                 esn,
+                crypto: keys.crypto,
             });
             // Replacing the outbound SA of a selector is the switch to a rekeyed SA.
             self.sad.install_outbound(id, outbound);

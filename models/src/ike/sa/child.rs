@@ -167,6 +167,7 @@ impl IkeSa {
             ts_local,
             ts_remote,
             inner_address,
+            crypto: self.config.crypto,
         }
     }
 
@@ -221,7 +222,7 @@ impl IkeSa {
         let ni = nonce(&mut self.rng);
         let group = self.core.keys.as_ref().map(|k| k.group);
         let pfs = group.filter(|_| self.config.child_pfs);
-        let dh = pfs.map(|g| g.generate(&mut self.rng));
+        let dh = pfs.map(|g| g.generate(self.config.crypto, &mut self.rng));
         let mut inner = vec![
             Payload::Notify(NotifyPayload {
                 protocol: ProtocolId::ESP,
@@ -409,7 +410,7 @@ impl IkeSa {
                 let ke = find!(payloads, Payload::Ke)
                     .filter(|ke| ke.group == group.transform_id())
                     .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
-                let (secret, public) = group.generate(&mut self.rng);
+                let (secret, public) = group.generate(self.config.crypto, &mut self.rng);
                 let g_ir = secret
                     .shared(&ke.data)
                     .map_err(|_| NotifyType::INVALID_SYNTAX)?;

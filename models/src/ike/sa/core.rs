@@ -12,6 +12,7 @@ use sim::{SimRng, SimTime};
 
 use super::fragments::Reassembly;
 use super::mobike::MobikeRequest;
+use crate::CryptoMode;
 use crate::ike::crypto::{
     self, DecryptedFragment, DhGroup, DhSecret, OpenError, SkKey, open, open_fragment, seal,
     seal_fragments,
@@ -32,12 +33,18 @@ pub(crate) struct CoreKeys {
 impl CoreKeys {
     /// Keys for the side that sets the I flag iff `initiator` (SK_ei protects the
     /// initiator's messages, RFC 7296 §2.14).
-    pub(crate) fn new(group: DhGroup, sk: crypto::IkeSaKeys, initiator: bool) -> Self {
+    pub(crate) fn new(
+        group: DhGroup,
+        sk: crypto::IkeSaKeys,
+        initiator: bool,
+        mode: CryptoMode,
+    ) -> Self {
         let (send, recv) = if initiator {
-            (SkKey::new(&sk.sk_ei), SkKey::new(&sk.sk_er))
+            (&sk.sk_ei, &sk.sk_er)
         } else {
-            (SkKey::new(&sk.sk_er), SkKey::new(&sk.sk_ei))
+            (&sk.sk_er, &sk.sk_ei)
         };
+        let (send, recv) = (SkKey::new(send, mode), SkKey::new(recv, mode));
         Self {
             group,
             sk,

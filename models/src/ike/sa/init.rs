@@ -207,7 +207,7 @@ impl IkeSa {
             .expect("IkeConfig needs a DH group");
         let spi_i = ike_spi(&mut rng);
         let ni = nonce(&mut rng);
-        let (dh, dh_public) = group.generate(&mut rng);
+        let (dh, dh_public) = group.generate(config.crypto, &mut rng);
         let state = State::InitSent(Box::new(InitSent {
             ni,
             dh,
@@ -280,7 +280,7 @@ impl IkeSa {
         }
         let spi_r = ike_spi(&mut rng);
         let nr = nonce(&mut rng);
-        let (dh, public) = group.generate(&mut rng);
+        let (dh, public) = group.generate(config.crypto, &mut rng);
         let g_ir = dh.shared(&ke.data).map_err(|_| InitRefused::Malformed)?;
         let fragmentation = config.fragmentation.negotiate
             && notify(&msg.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
@@ -311,7 +311,7 @@ impl IkeSa {
 
         let keys = crypto::IkeSaKeys::initial(PRF, &g_ir, ni, &nr, msg.spi_i, spi_r);
         let mut core = Core::new(msg.spi_i, spi_r, false);
-        core.keys = Some(CoreKeys::new(group, keys, false));
+        core.keys = Some(CoreKeys::new(group, keys, false, config.crypto));
         let state = State::InitReplied(Box::new(InitReplied {
             request: raw.to_vec(),
             response: response.clone(),
@@ -443,7 +443,7 @@ impl IkeSa {
                 self.fail(FailReason::NoProposalChosen);
                 return;
             };
-            let (dh, dh_public) = group.generate(&mut self.rng);
+            let (dh, dh_public) = group.generate(self.config.crypto, &mut self.rng);
             self.retry_init(now, |init| {
                 let changed = init.dh.group() != group;
                 init.dh = dh;
@@ -490,7 +490,7 @@ impl IkeSa {
         let (ni, request) = (init.ni.clone(), init.request.clone());
         self.core.spi_r = msg.spi_r;
         let keys = crypto::IkeSaKeys::initial(PRF, &g_ir, &ni, nr, self.core.spi_i, msg.spi_r);
-        self.core.keys = Some(CoreKeys::new(group, keys, true));
+        self.core.keys = Some(CoreKeys::new(group, keys, true, self.config.crypto));
         self.core.outstanding = None;
         self.stats.exchanges_completed += 1;
         self.stats.messages_received += 1;

@@ -62,6 +62,7 @@ pub use self::policy::{
     RetransmitPolicy,
 };
 pub use self::replica::{ReplicaStamp, SaReplica};
+use crate::CryptoMode;
 use crate::esp::{GcmKey, IkeSaKeys};
 use crate::ike::wire::{NotifyType, TrafficSelector};
 
@@ -133,6 +134,8 @@ pub struct ChildSaKeys {
     /// The original initiator's inner address, when one was assigned through CP or
     /// configured (RFC 7296 §2.19): ours on the initiator, the peer's on the responder.
     pub inner_address: Option<Ipv4Addr>,
+    /// Real AES-GCM or its stand-in, as the IKE SA's configuration says.
+    pub crypto: CryptoMode,
 }
 
 impl ChildSaKeys {

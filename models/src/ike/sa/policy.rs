@@ -9,6 +9,7 @@ use std::net::Ipv4Addr;
 
 use sim::{SimDuration, SimRng};
 
+use crate::CryptoMode;
 use crate::ike::crypto::{CookiePolicy, DhGroup};
 use crate::ike::wire::{IdPayload, TrafficSelector};
 
@@ -299,6 +300,9 @@ pub struct IkeConfig {
     /// and the initiator puts a COOKIE2 into its UPDATE_SA_ADDRESSES. Never over TCP
     /// (RFC 9329 §7.1). Default true.
     pub mobike_return_routability: bool,
+    /// Real DH and AES-GCM (default) or cost-free stand-ins of the same sizes for the IKE
+    /// SA and its Child SAs ([`CryptoMode`]). Both peers must use the same mode.
+    pub crypto: CryptoMode,
 }
 
 /// The RFC 6311 notifications an SA announces in IKE_AUTH (§6.1, §6.2).
@@ -359,6 +363,7 @@ impl IkeConfig {
             ha_sync: HaSyncSupport::default(),
             mobike: true,
             mobike_return_routability: true,
+            crypto: CryptoMode::Real,
         }
     }
 }

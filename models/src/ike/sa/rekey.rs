@@ -48,7 +48,7 @@ impl IkeSa {
         }
         let new_spi = ike_spi(&mut self.rng);
         let ni = nonce(&mut self.rng);
-        let (dh, public) = group.generate(&mut self.rng);
+        let (dh, public) = group.generate(self.config.crypto, &mut self.rng);
         let inner = [
             Payload::Sa(ike_offer(&[group], Some(new_spi))),
             Payload::Nonce(ni.clone()),
@@ -111,7 +111,7 @@ impl IkeSa {
             .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         let ni = find!(payloads, Payload::Nonce).ok_or(NotifyType::INVALID_SYNTAX)?;
         let nr = nonce(&mut self.rng);
-        let (dh, public) = group.generate(&mut self.rng);
+        let (dh, public) = group.generate(self.config.crypto, &mut self.rng);
         let g_ir = dh
             .shared(&ke.data)
             .map_err(|_| NotifyType::INVALID_SYNTAX)?;
@@ -119,7 +119,7 @@ impl IkeSa {
         let skeyseed = rekey_skeyseed(PRF, &sk_d, &g_ir, ni, &nr);
         let keys = IkeSaKeys::derive(PRF, &skeyseed, ni, &nr, peer_spi, our_spi);
         let mut core = Core::new(peer_spi, our_spi, false);
-        core.keys = Some(CoreKeys::new(group, keys, false));
+        core.keys = Some(CoreKeys::new(group, keys, false, self.config.crypto));
         let inner = vec![
             Payload::Sa(chosen.answer(ProtocolId::IKE, our_spi.to_be_bytes().to_vec())),
             Payload::Nonce(nr),
@@ -173,7 +173,7 @@ impl IkeSa {
         let skeyseed = rekey_skeyseed(PRF, &keys.sk.sk_d, &g_ir, &rekey.ni, nr);
         let new_keys = IkeSaKeys::derive(PRF, &skeyseed, &rekey.ni, nr, rekey.new_spi, peer_spi);
         let mut core = Core::new(rekey.new_spi, peer_spi, true);
-        core.keys = Some(CoreKeys::new(group, new_keys, true));
+        core.keys = Some(CoreKeys::new(group, new_keys, true, self.config.crypto));
         Ok(core)
     }
 
