@@ -92,8 +92,9 @@ impl IntoMetricName for &MetricName {
 pub struct Metrics {
     /// In the order first recorded.
     entries: Vec<(MetricName, Metric)>,
-    /// (address, length, index into `entries`) of each literal seen naming an entry
-    /// (one literal can live at several addresses, one per crate that spells it).
+    /// (address, length, index into `entries`) of each literal seen naming an entry, in
+    /// address order for a binary search (one literal can live at several addresses, one
+    /// per crate that spells it). Addresses only find entries: nothing is ordered by them.
     literals: Vec<(usize, usize, usize)>,
 }
 
@@ -112,19 +113,23 @@ impl Metrics {
     /// The index of `name`'s entry, if any; remembers a literal's address.
     fn find(&mut self, name: &impl IntoMetricName) -> Option<usize> {
         let literal = name.literal().map(|s| (s.as_ptr() as usize, s.len()));
-        if let Some((ptr, len)) = literal
-            && let Some(&(_, _, i)) = self
-                .literals
-                .iter()
-                .find(|&&(p, l, _)| p == ptr && l == len)
+        if let Some(key) = literal
+            && let Ok(at) = self.literals.binary_search_by_key(&key, |&(p, l, _)| (p, l))
         {
-            return Some(i);
+            return Some(self.literals[at].2);
         }
         let i = self.position(name.text())?;
-        if let Some((ptr, len)) = literal {
-            self.literals.push((ptr, len, i));
+        if let Some(key) = literal {
+            self.remember(key, i);
         }
         Some(i)
+    }
+
+    /// Notes that the literal at `key` (address, length) names entry `i`.
+    fn remember(&mut self, key: (usize, usize), i: usize) {
+        if let Err(at) = self.literals.binary_search_by_key(&key, |&(p, l, _)| (p, l)) {
+            self.literals.insert(at, (key.0, key.1, i));
+        }
     }
 
     fn position(&self, name: &str) -> Option<usize> {
@@ -142,7 +147,7 @@ impl Metrics {
             None => {
                 let i = self.entries.len();
                 if let Some(s) = name.literal() {
-                    self.literals.push((s.as_ptr() as usize, s.len(), i));
+                    self.remember((s.as_ptr() as usize, s.len()), i);
                 }
                 self.entries.push((name.into_name(), make()));
                 i
