@@ -3,7 +3,7 @@
 # (tools/ns3/README.md) and, with -i, ikesim's scenario_bench on the same scenario in
 # alternation, so that other load on the machine affects both.
 #
-#   tools/ns3/run.sh [-n ROUNDS] [-m MC_ROUNDS] [-i] [-v VARIANTS] [SCENARIO...]
+#   tools/ns3/run.sh [-n ROUNDS] [-m MC_ROUNDS] [-i] [-v VARIANTS] [-S] [SCENARIO...]
 #
 #   SCENARIO   tcp-bulk, dumbbell, many-clients (default: all three)
 #   -n ROUNDS  ns-3 runs per scenario and variant (default 3)
@@ -18,6 +18,7 @@
 #                           end-system model). No packet in these scenarios is addressed
 #                           to another interface of its receiver, so the results are the
 #                           same, but routers with many interfaces run much faster.
+#   -S         only print the summary of the results of the previous invocation
 #
 # Installs Debian's ns-3 (libns3-dev) if missing, compiles the programs with g++ -O2 into
 # $NS3_BUILD (default /tmp/ikesim-ns3-build), and prints per run: Simulator::Run wall time
@@ -33,18 +34,24 @@ rounds=3
 mc_rounds=2
 with_ikesim=0
 variants="default,strong-es"
-while getopts "n:m:iv:" opt; do
+summary_only=0
+while getopts "n:m:iv:S" opt; do
     case "$opt" in
         n) rounds="$OPTARG" ;;
         m) mc_rounds="$OPTARG" ;;
         i) with_ikesim=1 ;;
         v) variants="$OPTARG" ;;
+        S) summary_only=1 ;;
         *) sed -n '2,25p' "$0"; exit 2 ;;
     esac
 done
 shift $((OPTIND - 1))
 scenarios=("$@")
 [ ${#scenarios[@]} -gt 0 ] || scenarios=(tcp-bulk dumbbell many-clients)
+
+results="$build/results.txt"
+IFS=, read -r -a vlist <<<"$variants"
+if [ "$summary_only" = 0 ]; then
 
 # --- ns-3 ---------------------------------------------------------------------------
 if ! dpkg -s libns3-dev >/dev/null 2>&1; then
@@ -75,7 +82,6 @@ if [ "$with_ikesim" = 1 ]; then
     (cd "$repo" && cargo build --release -j 1 -p ikesim --example scenario_bench -q)
 fi
 
-results="$build/results.txt"
 : >"$results"
 
 busy() {
@@ -121,7 +127,6 @@ run_ikesim() { # scenario
     echo "ikesim $s - $best $median $wall $user $rss" >>"$results"
 }
 
-IFS=, read -r -a vlist <<<"$variants"
 for s in "${scenarios[@]}"; do
     n="$rounds"
     [ "$s" = many-clients ] && n="$mc_rounds"
@@ -134,15 +139,18 @@ for s in "${scenarios[@]}"; do
     done
 done
 
+fi # summary_only
+
 # --- summary --------------------------------------------------------------------------
 # best and median of one column of the results (rows selected by the first three fields)
 stat() { # sim scenario variant column
     awk -v a="$1" -v b="$2" -v c="$3" -v k="$4" '$1 == a && $2 == b && $3 == c { print $k }' "$results" |
-        sort -g | awk '{ x[NR] = $1 } END { if (NR) printf "%s %s %s %d", x[1], x[int((NR + 1) / 2)], x[NR], NR }'
+        sort -g | awk '{ x[NR] = $1 } END { if (NR) printf "%s %s %s %d", x[1], (x[int((NR + 1) / 2)] + x[int(NR / 2) + 1]) / 2, x[NR], NR }'
 }
 echo
 echo "summary: best / median (/ worst) over the runs; ikesim: best of the per-process bests,"
-echo "median of the per-process medians (each process does 5 runs)"
+echo "median of the per-process medians (each process does 5 runs); its user CPU is the"
+echo "whole process's (5 builds and 5 runs) divided by 5, an upper bound of one run's"
 for s in "${scenarios[@]}"; do
     for v in "${vlist[@]}"; do
         read -r rb rm rw n <<<"$(stat ns3 "$s" "$v" 4)"
@@ -156,8 +164,9 @@ for s in "${scenarios[@]}"; do
     if [ -n "${n:-}" ]; then
         read -r _ im _ _ <<<"$(stat ikesim "$s" - 5)"
         read -r _ _ rss _ <<<"$(stat ikesim "$s" - 8)"
-        printf "  ikesim %-13s %-10s Run %9.4f / %9.4f s               peak RSS %5d MiB   (%d processes)\n" \
-            "$s" "" "$ib" "$im" "$rss" "$n"
+        read -r ub um _ _ <<<"$(stat ikesim "$s" - 7)"
+        printf "  ikesim %-13s %-10s Run %9.4f / %9.4f s               process user CPU / 5 %7.4f / %7.4f s   peak RSS %5d MiB   (%d processes)\n" \
+            "$s" "" "$ib" "$im" "$(awk -v x="$ub" 'BEGIN { print x / 5 }')" "$(awk -v x="$um" 'BEGIN { print x / 5 }')" "$rss" "$n"
     fi
 done
 echo "raw results (sim scenario variant run cpu|median wall user rss_mib): $results"
