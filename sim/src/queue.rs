@@ -20,6 +20,9 @@ use std::mem;
 
 use crate::time::SimTime;
 
+/// An emptied bucket buffer of up to this many entries is always kept for reuse.
+const SPARE_KEPT: usize = 1024;
+
 #[derive(Debug)]
 struct Entry<E> {
     time: u64,
@@ -136,7 +139,12 @@ impl<E> EventQueue<E> {
             .min()
             .expect("bucket is not empty");
         self.spread(&mut bucket);
-        self.spare = bucket;
+        // Reuse the emptied buffer, unless it is large: every
+        // bucket would otherwise keep the largest buffer it ever held (with 100,000 hosts,
+        // the establishment burst left hundreds of MB of empty capacity behind).
+        if bucket.capacity() <= SPARE_KEPT {
+            self.spare = bucket;
+        }
     }
 
     /// Re-buckets `entries` (leaving it empty) and restores `seq` order in bucket 0.

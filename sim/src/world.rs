@@ -497,6 +497,12 @@ impl Simulation {
         self.core.queue.len()
     }
 
+    /// Number of timers set and neither fired nor cancelled: with
+    /// [`Simulation::pending_events`], what a steady-state run must keep flat.
+    pub fn live_timers(&self) -> usize {
+        self.core.timers.len()
+    }
+
     /// Runs every event up to and including `end`, then sets the clock to `end`.
     pub fn run_until(&mut self, end: SimTime) -> Result<RunReport, RunError> {
         self.run_inner(Some(end))

@@ -6,6 +6,8 @@
 //! the data as it is and computes the ICV with [`StandInHash`] over key, salt, IV, AAD
 //! and data: the same sizes, no AES, and a failed check wherever GCM's would fail.
 
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::fmt;
 
 use aes_gcm::Aes256Gcm;
@@ -28,20 +30,44 @@ pub struct GcmCipher {
     cipher: Cipher,
 }
 
-/// The real key schedule is boxed (it is over 1 kB), so that a stand-in SA is small.
+/// A real key and its schedule, or the stand-in's key.
 #[derive(Clone)]
 enum Cipher {
-    Real(Box<Aes256Gcm>),
+    /// The schedule cell is `None` under [`Schedule::PerMessage`].
+    Real {
+        key: [u8; 32],
+        schedule: Option<OnceCell<Box<Aes256Gcm>>>,
+    },
     StandIn([u8; 32]),
 }
 
+/// When a real key's schedule is expanded. The schedule is over 1 kB (the `aes` crate
+/// keeps one for each of its backends), and an idle client holds eight keys counting
+/// both ends: kept schedules were most of the memory of an idle client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// For every message, then dropped: keys used now and then (IKE SK: liveness
+    /// checks, rekeys), where the expansion is noise.
+    PerMessage,
+    /// At first use, then kept: ESP keys, which a busy tunnel uses for every packet.
+    /// An SA that never carries a packet never pays for it.
+    Kept,
+}
+
 impl GcmCipher {
-    /// The cipher for one direction's key material.
+    /// The cipher for one direction's key material, its schedule expanded per message
+    /// (IKE SK keys).
     pub fn new(material: &GcmKey, mode: CryptoMode) -> Self {
+        Self::with_schedule(material, mode, Schedule::PerMessage)
+    }
+
+    /// The cipher for one direction's key material, with its schedule's lifetime.
+    pub fn with_schedule(material: &GcmKey, mode: CryptoMode, schedule: Schedule) -> Self {
         let cipher = match mode {
-            CryptoMode::Real => Cipher::Real(Box::new(Aes256Gcm::new(&Key::<Aes256Gcm>::from(
-                *material.key(),
-            )))),
+            CryptoMode::Real => Cipher::Real {
+                key: *material.key(),
+                schedule: (schedule == Schedule::Kept).then(OnceCell::new),
+            },
             CryptoMode::StandIn => Cipher::StandIn(*material.key()),
         };
         Self {
@@ -53,7 +79,7 @@ impl GcmCipher {
     /// Which mode the cipher runs in.
     pub const fn mode(&self) -> CryptoMode {
         match self.cipher {
-            Cipher::Real(_) => CryptoMode::Real,
+            Cipher::Real { .. } => CryptoMode::Real,
             Cipher::StandIn(_) => CryptoMode::StandIn,
         }
     }
@@ -84,7 +110,7 @@ impl GcmCipher {
     /// returns the ICV. The stand-in leaves `buf` as it is.
     pub fn seal_in_place(&self, iv: [u8; IV_LEN], aad: &[u8], buf: &mut [u8]) -> [u8; ICV_LEN] {
         match &self.cipher {
-            Cipher::Real(cipher) => cipher
+            Cipher::Real { key, schedule } => with_schedule(key, schedule.as_ref())
                 .encrypt_inout_detached(&self.nonce(iv), aad, buf.into())
                 .expect("IKE and ESP messages are far below the GCM length limit")
                 .into(),
@@ -102,7 +128,7 @@ impl GcmCipher {
         icv: [u8; ICV_LEN],
     ) -> Result<(), IntegrityError> {
         match &self.cipher {
-            Cipher::Real(cipher) => cipher
+            Cipher::Real { key, schedule } => with_schedule(key, schedule.as_ref())
                 .decrypt_inout_detached(
                     &self.nonce(iv),
                     aad,
@@ -121,6 +147,16 @@ impl GcmCipher {
     }
 }
 
+/// The AES-256-GCM key schedule of `key`: the kept one (expanded now if it is the first
+/// use), or a fresh one.
+fn with_schedule<'a>(key: &[u8; 32], kept: Option<&'a OnceCell<Box<Aes256Gcm>>>) -> Cow<'a, Aes256Gcm> {
+    let expand = || Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
+    match kept {
+        Some(cell) => Cow::Borrowed(&**cell.get_or_init(|| Box::new(expand()))),
+        None => Cow::Owned(expand()),
+    }
+}
+
 impl fmt::Debug for GcmCipher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GcmCipher")
@@ -136,7 +172,22 @@ mod tests {
     const MODES: [CryptoMode; 2] = [CryptoMode::Real, CryptoMode::StandIn];
 
     fn cipher(fill: u8, mode: CryptoMode) -> GcmCipher {
-        GcmCipher::new(&GcmKey::new([fill; 32], [2; 4]), mode)
+        GcmCipher::with_schedule(&GcmKey::new([fill; 32], [2; 4]), mode, Schedule::Kept)
+    }
+
+    #[test]
+    fn kept_and_per_message_schedules_seal_alike() {
+        let material = GcmKey::new([5; 32], [6; 4]);
+        let kept = GcmCipher::with_schedule(&material, CryptoMode::Real, Schedule::Kept);
+        let fresh = GcmCipher::new(&material, CryptoMode::Real);
+        for iv in [[0; 8], [1; 8]] {
+            let (mut a, mut b) = (*b"same bytes", *b"same bytes");
+            let icv = kept.seal_in_place(iv, b"aad", &mut a);
+            assert_eq!(fresh.seal_in_place(iv, b"aad", &mut b), icv);
+            assert_eq!(a, b);
+            assert!(fresh.open_in_place(iv, b"aad", &mut a, icv).is_ok());
+            assert!(kept.open_in_place(iv, b"aad", &mut b, icv).is_ok());
+        }
     }
 
     #[test]
@@ -171,7 +222,7 @@ mod tests {
                 key.open_in_place(iv, aad, &mut buf, icv) == Err(IntegrityError)
             };
             assert!(rejected(&cipher(9, mode), [3; 8], b"aad", sealed, icv));
-            let other_salt = GcmCipher::new(&GcmKey::new([1; 32], [7; 4]), mode);
+            let other_salt = GcmCipher::with_schedule(&GcmKey::new([1; 32], [7; 4]), mode, Schedule::Kept);
             assert!(rejected(&other_salt, [3; 8], b"aad", sealed, icv));
             assert!(rejected(&key, [4; 8], b"aad", sealed, icv));
             assert!(rejected(&key, [3; 8], b"aae", sealed, icv));

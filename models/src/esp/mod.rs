@@ -30,7 +30,7 @@ mod sad;
 mod tcp;
 mod wire;
 
-pub use self::gcm::{GcmCipher, IntegrityError};
+pub use self::gcm::{GcmCipher, IntegrityError, Schedule};
 pub use self::keys::{EspSaKeys, GcmKey, IkeSaKeys, KeyLog};
 pub use self::replay::ReplayWindowSize;
 pub use self::sa::{

@@ -13,7 +13,7 @@
 //! a 4-octet boundary, with the default pad bytes 1, 2, 3, ... (RFC 4303 §2.4); GCM
 //! itself needs no block alignment (RFC 4106 §3.2).
 
-use super::gcm::GcmCipher;
+use super::gcm::{GcmCipher, Schedule};
 use super::keys::GcmKey;
 use super::replay::{ReplayWindow, ReplayWindowSize};
 use super::wire::{HEADER_LEN, Packet, Repr};
@@ -88,7 +88,7 @@ impl Aead {
         Self {
             spi: params.spi,
             esn: params.esn,
-            cipher: GcmCipher::new(&params.key, params.crypto),
+            cipher: GcmCipher::with_schedule(&params.key, params.crypto, Schedule::Kept),
         }
     }
 

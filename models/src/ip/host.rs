@@ -124,7 +124,9 @@ const MAX_DELIVERIES_PER_INPUT: usize = 1_000_000;
 const EPHEMERAL_FIRST: u16 = 49_152;
 
 struct ConnEntry {
-    conn: Connection,
+    /// Boxed: a slot map's vector holds at least four slots, and a `Connection` is
+    /// about 1 kB, so inline each client host paid for four connections to hold one.
+    conn: Box<Connection>,
     app: AppId,
     deadline: Option<SimTime>,
 }
@@ -518,7 +520,7 @@ impl Stack {
         remote: SocketAddrV4,
     ) -> ConnId {
         let id = self.conns.insert(ConnEntry {
-            conn,
+            conn: Box::new(conn),
             app,
             deadline: None,
         });
@@ -871,7 +873,7 @@ impl HostCtx<'_, '_> {
 
     /// The connection, for its state and statistics.
     pub fn tcp(&self, conn: ConnId) -> Option<&Connection> {
-        self.stack.conns.get(conn).map(|e| &e.conn)
+        self.stack.conns.get(conn).map(|e| &*e.conn)
     }
 }
 

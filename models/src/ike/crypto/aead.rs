@@ -48,7 +48,7 @@ impl IvSource for IvCounter {
 }
 
 /// One direction's SK key, SK_ei or SK_er: the same AES-256-GCM-16 cipher (or
-/// stand-in) as ESP's, made with `SkKey::new(&material, mode)`.
+/// stand-in) as ESP's, made with `SkKey::new(&material, mode)` (its schedule expanded per message).
 pub type SkKey = GcmCipher;
 
 #[cfg(test)]

@@ -179,7 +179,8 @@ pub struct IkeDaemon {
     keepalive: Option<AppTimer>,
     transport: TransportPolicy,
     /// TCP-encapsulation connections.
-    conns: BTreeMap<ConnId, TcpConn>,
+    /// Boxed: most hosts hold one connection, and a B-tree leaf has room for eleven.
+    conns: BTreeMap<ConnId, Box<TcpConn>>,
     /// Connections by serial (for timer tokens).
     serials: BTreeMap<u64, ConnId>,
     /// Connections by (local, remote) address and port.

@@ -139,26 +139,7 @@ impl IkeDaemon {
             return None;
         };
         let (local, remote) = host.tcp(id).map(|c| (c.local(), c.remote()))?;
-        let serial = self.next_serial;
-        self.next_serial += 1;
-        self.conns.insert(
-            id,
-            TcpConn {
-                role: Role::Originator,
-                serial,
-                local,
-                remote,
-                parser: StreamParser::new(false, self.transport.max_frame),
-                tx: TcpEncapTx::originator(),
-                reconnect,
-                closing: false,
-                invalid: 0,
-                cookie_pending: false,
-                idle_timer: None,
-            },
-        );
-        self.serials.insert(serial, id);
-        self.conn_by_tuple.insert((local, remote), id);
+        self.register_conn(id, Role::Originator, (local, remote), reconnect);
         host.metrics().incr("tcp_prefixes_sent");
         host.metrics().add(
             "tcp_prefix_bytes_sent",
@@ -167,37 +148,55 @@ impl IkeDaemon {
         Some(id)
     }
 
+    /// Starts keeping connection `id` (local, remote) in the given role; returns its
+    /// serial (the key of its timers).
+    fn register_conn(
+        &mut self,
+        id: ConnId,
+        role: Role,
+        (local, remote): (SocketAddrV4, SocketAddrV4),
+        reconnect: bool,
+    ) -> u64 {
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let responder = role == Role::Responder;
+        self.conns.insert(
+            id,
+            Box::new(TcpConn {
+                role,
+                serial,
+                local,
+                remote,
+                parser: StreamParser::new(responder, self.transport.max_frame),
+                tx: if responder {
+                    TcpEncapTx::responder()
+                } else {
+                    TcpEncapTx::originator()
+                },
+                reconnect,
+                closing: false,
+                invalid: 0,
+                cookie_pending: false,
+                idle_timer: None,
+            }),
+        );
+        self.serials.insert(serial, id);
+        self.conn_by_tuple.insert((local, remote), id);
+        serial
+    }
+
     /// A connection we did not open came up: we are its TCP Responder.
     fn tcp_accept(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
         let Some((local, remote)) = host.tcp(id).map(|c| (c.local(), c.remote())) else {
             return;
         };
-        let serial = self.next_serial;
-        self.next_serial += 1;
+        let serial = self.register_conn(id, Role::Responder, (local, remote), false);
         host.metrics().incr("ike_tcp_accepted");
         let now = host.now();
         host.set_timer(
             now.saturating_add(self.transport.prefix_timeout),
             token(TIMER_PREFIX, serial),
         );
-        self.conns.insert(
-            id,
-            TcpConn {
-                role: Role::Responder,
-                serial,
-                local,
-                remote,
-                parser: StreamParser::new(true, self.transport.max_frame),
-                tx: TcpEncapTx::responder(),
-                reconnect: false,
-                closing: false,
-                invalid: 0,
-                cookie_pending: false,
-                idle_timer: None,
-            },
-        );
-        self.serials.insert(serial, id);
-        self.conn_by_tuple.insert((local, remote), id);
         self.arm_idle(host, id);
     }
 

@@ -105,7 +105,7 @@ impl EspSpis {
     }
 
     /// A fresh SPI not used by `children`.
-    pub(crate) fn allocate(&mut self, children: &BTreeMap<u32, Child>) -> u32 {
+    pub(crate) fn allocate(&mut self, children: &BTreeMap<u32, Box<Child>>) -> u32 {
         assert!(children.len() < 0xffff, "Child SA table full");
         loop {
             let spi = (self.prefix << 16) | u32::from(self.next);
@@ -177,12 +177,12 @@ impl IkeSa {
         let rekey_at = lifetimes.soft_deadline(now, lifetimes.child_soft, &mut self.rng);
         self.children.insert(
             keys.spi_in,
-            Child {
+            Box::new(Child {
                 keys,
                 rekey_at,
                 expire_at: now.saturating_add(lifetimes.child_hard),
                 state: ChildState::Installed,
-            },
+            }),
         );
     }
 

@@ -37,7 +37,7 @@ pub struct SaReplica {
     rekey_at: SimTime,
     expire_at: SimTime,
     inner_address: Option<Ipv4Addr>,
-    children: BTreeMap<u32, Child>,
+    children: BTreeMap<u32, Box<Child>>,
     esp_spis: EspSpis,
     nat: NatStatus,
     fragmentation: bool,

@@ -6,7 +6,6 @@
 
 use sim::{SimDuration, SimTime};
 
-use super::child::Child;
 use super::core::Request;
 use super::ike_sa::{IkeSa, Path, Sel, State, Task};
 use super::{FailReason, IkeEvent, LivenessMode, Retransmission};
@@ -155,7 +154,7 @@ impl IkeSa {
                 .then(|| self.started.saturating_add(self.config.half_open_timeout)),
             Timer::Reassembly => self.core.reassembly.deadline(&self.config.fragmentation),
             Timer::ChildLifetime => {
-                established.and_then(|_| self.children.values().map(Child::next_deadline).min())
+                established.and_then(|_| self.children.values().map(|c| c.next_deadline()).min())
             }
             Timer::IkeLifetime => established.map(|est| est.rekey_at.min(est.expire_at)),
             Timer::Deferred => {
