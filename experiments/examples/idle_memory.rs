@@ -3,9 +3,12 @@
 //!
 //! `cargo run --release -p ikesim --example idle_memory -- [CLIENTS] [real|stand-in]`
 //!
-//! Builds the same topology (CLIENTS hosts behind one NAT, a router, one gateway) three
-//! times: hosts only, IKE over UDP, and IKE over TCP (the difference of the last two is
-//! the TCP connection and its encapsulation state). Each runs 300 s of virtual time (every client establishes its IKE SA and Child SA
+//! Builds the same topology (CLIENTS hosts behind one NAT, a router, one gateway) four
+//! times: hosts only; IKE daemons that never start an SA (a client's start lies after the
+//! end); IKE over UDP; and IKE over TCP. The protocol state of one idle client, what the
+//! issue asks for (TCP connection, IKE SA, Child SA, NAT binding, both ends), is a
+//! variant's difference from the idle daemons; the difference from the bare hosts adds
+//! the daemon itself. Each runs 300 s of virtual time (every client establishes its IKE SA and Child SA
 //! within the first 120 s, then only liveness checks pass every 30 s), and the heap bytes
 //! still allocated at the end are counted by a counting global allocator: exact and
 //! deterministic, unlike the resident set. The difference between a variant and the bare
@@ -27,6 +30,8 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 enum Variant {
     /// Hosts and links only.
     Bare,
+    /// IKE daemons on every host, no SA (the clients would start after the end).
+    Daemons,
     /// IKE over UDP (NAT-T): IKE SA, Child SA, a UDP NAT binding.
     IkeUdp,
     /// IKE and ESP over TCP (RFC 9329): the same plus a TCP connection.
@@ -37,6 +42,7 @@ impl Variant {
     const fn name(self) -> &'static str {
         match self {
             Self::Bare => "hosts and links only",
+            Self::Daemons => "IKE daemons, no SA",
             Self::IkeUdp => "IKE SA + Child SA over UDP (NAT-T)",
             Self::IkeTcp => "IKE SA + Child SA over TCP (RFC 9329)",
         }
@@ -45,11 +51,15 @@ impl Variant {
     fn scenario(self, clients: usize, crypto: &str) -> String {
         let apps = |text: &str| match self {
             Self::Bare => String::new(),
-            Self::IkeUdp | Self::IkeTcp => text.to_owned(),
+            Self::Daemons | Self::IkeUdp | Self::IkeTcp => text.to_owned(),
         };
         let transport = match self {
             Self::IkeTcp => "tcp",
-            Self::Bare | Self::IkeUdp => "udp",
+            Self::Bare | Self::Daemons | Self::IkeUdp => "udp",
+        };
+        let start = match self {
+            Self::Daemons => r#""400s""#,
+            Self::Bare | Self::IkeUdp | Self::IkeTcp => r#"{ uniform = ["0s", "120s"] }"#,
         };
         let client_app = apps(&format!(
             r#"
@@ -58,7 +68,7 @@ kind = "ike"
 role = "initiator"
 peer = "203.0.113.1"
 psk = "ikesim shared secret"
-start = {{ uniform = ["0s", "120s"] }}
+start = {start}
 request_address = true
 remote_ts = ["10.10.0.0/16"]
 transport = "{transport}"
@@ -135,14 +145,14 @@ fn measure(variant: Variant, clients: usize, crypto: &str) -> usize {
     let loaded = scenario::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
     let _ = std::fs::remove_dir_all(&dir);
     let region = Region::new(GLOBAL);
-    let mut sim = build::build(&loaded, loaded.scenario.seed, "idle-memory");
+    let mut sim = build::build(&loaded, loaded.scenario.seed, "idle-memory", false);
     sim.run_until(SimTime::ZERO + loaded.scenario.duration.0)
         .expect("scenario runs");
     let change = region.change();
     let live = (change.bytes_allocated as isize - change.bytes_deallocated as isize
         + change.bytes_reallocated)
         .max(0) as usize;
-    if !matches!(variant, Variant::Bare) {
+    if matches!(variant, Variant::IkeUdp | Variant::IkeTcp) {
         let established: u64 = sim
             .nodes()
             .filter(|(_, name, _)| name.starts_with('c'))
@@ -168,21 +178,21 @@ fn main() {
     let clients: usize = args.next().map_or(2000, |n| n.parse().expect("CLIENTS"));
     let crypto = args.next().unwrap_or_else(|| "real".to_owned());
     let bare = measure(Variant::Bare, clients, &crypto);
-    println!("{clients} clients, crypto = {crypto}, live heap after 300 s:");
+    let daemons = measure(Variant::Daemons, clients, &crypto);
+    println!("{clients} clients, crypto = {crypto}, live heap after 300 s, per client:");
+    println!("  {:<40} {:>7} B", Variant::Bare.name(), bare / clients);
     println!(
-        "  {:<40} {:>12} B  ({} B per client)",
-        Variant::Bare.name(),
-        bare,
-        bare / clients
+        "  {:<40} {:>7} B more",
+        Variant::Daemons.name(),
+        daemons.saturating_sub(bare) / clients
     );
     for variant in [Variant::IkeUdp, Variant::IkeTcp] {
         let live = measure(variant, clients, &crypto);
-        let extra = live.saturating_sub(bare);
         println!(
-            "  {:<40} {:>12} B  ({} B per client above the bare hosts)",
+            "  {:<40} {:>7} B more than idle daemons ({} B more than bare hosts)",
             variant.name(),
-            live,
-            extra / clients
+            live.saturating_sub(daemons) / clients,
+            live.saturating_sub(bare) / clients
         );
     }
 }

@@ -50,7 +50,7 @@ fn main() {
     let mut events = 0;
     for _ in 0..repeat.max(1) {
         let t0 = wall();
-        let mut sim = build::build(&loaded, loaded.scenario.seed, "bench");
+        let mut sim = build::build(&loaded, loaded.scenario.seed, "bench", false);
         let t1 = wall();
         let report = sim
             .run_until(SimTime::ZERO + loaded.scenario.duration.0)

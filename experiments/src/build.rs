@@ -25,9 +25,10 @@ use crate::scenario::{
     firewall_config,
 };
 
-/// Builds the simulation for `loaded` with root seed `seed`. Validation has already checked
-/// every name and value, so failures here are bugs and panic with the reason.
-pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
+/// Builds the simulation for `loaded` with root seed `seed`; with `key_log`, the IKE
+/// daemons keep every key for Wireshark (`ikesim run --keys`). Validation has already
+/// checked every name and value, so failures here are bugs and panic with the reason.
+pub fn build(loaded: &Loaded, seed: u64, run_id: &str, key_log: bool) -> Simulation {
     let s = &loaded.scenario;
     let mut sim = Simulation::new(seed);
     sim.set_label(format!("{} ({run_id})", loaded.name));
@@ -62,7 +63,15 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str) -> Simulation {
             NodeSpec::Cluster(c) => Some(Rc::clone(&clusters[&c.cluster].0)),
             _ => None,
         };
-        sim.add_node(spec.name(), factory(spec, routes, s, topo, i, ha, switch))
+        let env = Env {
+            scenario: s,
+            topo,
+            keys: Keys {
+                crypto: s.crypto.mode(),
+                log: key_log,
+            },
+        };
+        sim.add_node(spec.name(), factory(spec, routes, &env, i, ha, switch))
             .expect("validated: node names are unique");
     }
     let node = |sim: &Simulation, name: &str| sim.node_id(name).expect("validated: node exists");
@@ -224,15 +233,30 @@ struct Ha {
     policy: HaPolicy,
 }
 
+/// What the IKE daemons of a run do with keys.
+#[derive(Debug, Clone, Copy)]
+struct Keys {
+    crypto: CryptoMode,
+    /// Keep every key for Wireshark.
+    log: bool,
+}
+
+/// What every node's factory needs besides its own spec.
+struct Env<'a> {
+    scenario: &'a Scenario,
+    topo: &'a Topology,
+    keys: Keys,
+}
+
 fn factory(
     spec: &NodeSpec,
     routes: &RoutingTable,
-    scenario: &Scenario,
-    topo: &Topology,
+    env: &Env<'_>,
     index: usize,
     ha: Option<Ha>,
     switch: Option<Cluster>,
 ) -> NodeFactory {
+    let (scenario, topo) = (env.scenario, env.topo);
     match spec.clone() {
         NodeSpec::Cluster(c) => {
             let cluster = switch.expect("a cluster node has its state");
@@ -267,12 +291,12 @@ fn factory(
                 forwarding,
             };
             let tcp = scenario.tcp.clone();
-            let crypto = scenario.crypto.mode();
+            let keys = env.keys;
             let first = cfg.addresses.first().copied();
             Box::new(move |_| {
                 let apps = apps
                     .iter()
-                    .map(|a| app(a, &tcp, crypto, first, ha.clone()))
+                    .map(|a| app(a, &tcp, keys, first, ha.clone()))
                     .collect();
                 Box::new(Host::new(cfg.clone(), apps))
             })
@@ -322,7 +346,7 @@ fn factory(
 fn app(
     spec: &AppSpec,
     base: &TcpSpec,
-    crypto: CryptoMode,
+    keys: Keys,
     address: Option<std::net::Ipv4Addr>,
     ha: Option<Ha>,
 ) -> Box<dyn App> {
@@ -379,9 +403,12 @@ fn app(
             let mut transport = ike.transport().expect("validated: IKE transport");
             transport.tcp = tcp(&TcpSpec::default());
             let config = ike.config(address).expect("validated: IKE settings");
-            let daemon = IkeDaemon::new(config.with_crypto(crypto))
+            let mut daemon = IkeDaemon::new(config.with_crypto(keys.crypto))
                 .with_transport(transport)
                 .with_mobike(ike.mobike_policy().expect("validated: MOBIKE settings"));
+            if keys.log {
+                daemon = daemon.with_key_log();
+            }
             Box::new(match ha {
                 Some(h) => daemon.with_ha(HaMember::new(h.cluster, h.index, h.policy)),
                 None => daemon,

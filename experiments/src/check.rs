@@ -141,7 +141,7 @@ pub fn check(opts: &Options) -> Result<Vec<Checked>, CmdError> {
         .par_iter()
         .with_max_len(1)
         .map(|l| {
-            let f = run::run(l, None, false).map_err(|e| e.to_string())?;
+            let f = run::run(l, None, false, false).map_err(|e| e.to_string())?;
             Ok(Baseline {
                 scenario: l.name.clone(),
                 seed: f.info.seed,

@@ -582,7 +582,7 @@ fn run_cmd(
             return ExitCode::from(2);
         }
     };
-    let finished = match run::run(&loaded, seed, pcap) {
+    let finished = match run::run(&loaded, seed, pcap, keys) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");

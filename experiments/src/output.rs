@@ -219,7 +219,9 @@ pub fn key_log(sim: &Simulation) -> KeyLog {
     for (id, _, _) in sim.nodes() {
         if let Some(host) = sim.node::<Host>(id) {
             for daemon in host.apps_of::<IkeDaemon>() {
-                log.extend(daemon.key_log());
+                if let Some(keys) = daemon.key_log() {
+                    log.extend(keys);
+                }
             }
         }
     }

@@ -33,15 +33,21 @@ pub fn run_id(loaded: &Loaded, seed: u64) -> String {
     format!("{h:016x}")
 }
 
-/// Runs `loaded` with `seed` (the scenario's own seed if `None`).
-pub fn run(loaded: &Loaded, seed: Option<u64>, capture: bool) -> Result<Finished, RunError> {
+/// Runs `loaded` with `seed` (the scenario's own seed if `None`), capturing packets and
+/// keeping keys for Wireshark if asked.
+pub fn run(
+    loaded: &Loaded,
+    seed: Option<u64>,
+    capture: bool,
+    key_log: bool,
+) -> Result<Finished, RunError> {
     let seed = seed.unwrap_or(loaded.scenario.seed);
     let info = RunInfo {
         run_id: run_id(loaded, seed),
         scenario: loaded.name.clone(),
         seed,
     };
-    let mut sim = build::build(loaded, seed, &info.run_id);
+    let mut sim = build::build(loaded, seed, &info.run_id, key_log);
     if capture {
         for id in build::captured_links(loaded, &sim) {
             sim.enable_capture(id);

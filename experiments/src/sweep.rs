@@ -274,7 +274,7 @@ fn remove_stale_temporaries(jobs_dir: &Path, todo: &[&PlanJob]) {
 fn run_job(plan: &Plan, job: &PlanJob, jobs_dir: &Path) -> Result<(), String> {
     let loaded =
         scenario::load(Path::new(&plan.scenario_file), &job.sets).map_err(|e| e.to_string())?;
-    let finished = run::run(&loaded, Some(job.seed), false).map_err(|e| e.to_string())?;
+    let finished = run::run(&loaded, Some(job.seed), false, false).map_err(|e| e.to_string())?;
     if finished.info.run_id != job.run_id {
         return Err(format!(
             "the scenario changed since the sweep was planned (run id {} instead of {})",

@@ -20,7 +20,7 @@ pub enum Metric {
     /// The latest value of something that goes up and down.
     Gauge(f64),
     /// A distribution of non-negative integer samples.
-    Histogram(Histogram),
+    Histogram(Box<Histogram>),
     /// Values over simulated time.
     Series(TimeSeries),
 }
@@ -114,7 +114,9 @@ impl Metrics {
     fn find(&mut self, name: &impl IntoMetricName) -> Option<usize> {
         let literal = name.literal().map(|s| (s.as_ptr() as usize, s.len()));
         if let Some(key) = literal
-            && let Ok(at) = self.literals.binary_search_by_key(&key, |&(p, l, _)| (p, l))
+            && let Ok(at) = self
+                .literals
+                .binary_search_by_key(&key, |&(p, l, _)| (p, l))
         {
             return Some(self.literals[at].2);
         }
@@ -127,7 +129,10 @@ impl Metrics {
 
     /// Notes that the literal at `key` (address, length) names entry `i`.
     fn remember(&mut self, key: (usize, usize), i: usize) {
-        if let Err(at) = self.literals.binary_search_by_key(&key, |&(p, l, _)| (p, l)) {
+        if let Err(at) = self
+            .literals
+            .binary_search_by_key(&key, |&(p, l, _)| (p, l))
+        {
             self.literals.insert(at, (key.0, key.1, i));
         }
     }
@@ -181,7 +186,7 @@ impl Metrics {
 
     /// Records one sample in histogram `name`.
     pub fn record(&mut self, name: impl IntoMetricName, sample: u64) {
-        match self.entry(name, || Metric::Histogram(Histogram::default())) {
+        match self.entry(name, || Metric::Histogram(Box::default())) {
             (_, Metric::Histogram(h)) => h.record(sample),
             (name, other) => panic!("metric {name} is {other:?}, not a histogram"),
         }
@@ -370,7 +375,10 @@ mod tests {
         m.add(leaked, 1);
         assert_eq!(m.counter("alpha"), 3);
         assert_eq!(m.counter("zeta"), 6);
-        assert_eq!(m.iter().map(|(k, _)| k).collect::<Vec<_>>(), ["alpha", "zeta"]);
+        assert_eq!(
+            m.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            ["alpha", "zeta"]
+        );
         let mut other = Metrics::new();
         other.add("alpha", 3);
         other.add("zeta", 6);

@@ -149,7 +149,10 @@ impl GcmCipher {
 
 /// The AES-256-GCM key schedule of `key`: the kept one (expanded now if it is the first
 /// use), or a fresh one.
-fn with_schedule<'a>(key: &[u8; 32], kept: Option<&'a OnceCell<Box<Aes256Gcm>>>) -> Cow<'a, Aes256Gcm> {
+fn with_schedule<'a>(
+    key: &[u8; 32],
+    kept: Option<&'a OnceCell<Box<Aes256Gcm>>>,
+) -> Cow<'a, Aes256Gcm> {
     let expand = || Aes256Gcm::new(&Key::<Aes256Gcm>::from(*key));
     match kept {
         Some(cell) => Cow::Borrowed(&**cell.get_or_init(|| Box::new(expand()))),
@@ -222,7 +225,8 @@ mod tests {
                 key.open_in_place(iv, aad, &mut buf, icv) == Err(IntegrityError)
             };
             assert!(rejected(&cipher(9, mode), [3; 8], b"aad", sealed, icv));
-            let other_salt = GcmCipher::with_schedule(&GcmKey::new([1; 32], [7; 4]), mode, Schedule::Kept);
+            let other_salt =
+                GcmCipher::with_schedule(&GcmKey::new([1; 32], [7; 4]), mode, Schedule::Kept);
             assert!(rejected(&other_salt, [3; 8], b"aad", sealed, icv));
             assert!(rejected(&key, [4; 8], b"aad", sealed, icv));
             assert!(rejected(&key, [3; 8], b"aae", sealed, icv));

@@ -244,7 +244,10 @@ impl IkeDaemon {
         assert_eq!(copied, 0, "an SA changed without a sync");
         assert!(
             full.len() == ha.mirror.len()
-                && full.iter().zip(&ha.mirror).all(|((k, a), (l, b))| k == l && a.same(b)),
+                && full
+                    .iter()
+                    .zip(&ha.mirror)
+                    .all(|((k, a), (l, b))| k == l && a.same(b)),
             "incremental replication diverged from a full copy"
         );
     }

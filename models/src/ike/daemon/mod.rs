@@ -165,7 +165,9 @@ pub struct IkeDaemon {
     cfg: IkeDaemonConfig,
     endpoint: Option<IkeEndpoint>,
     sad: Sad,
-    key_log: KeyLog,
+    /// Kept only when asked for ([`IkeDaemon::with_key_log`]): the keys of every SA ever
+    /// made are ~1 kB per client that a run without Wireshark output never reads.
+    key_log: Option<KeyLog>,
     paths: BTreeMap<SaId, SaPath>,
     /// The inner address each of our initiator SAs added to the host (RFC 7296 §2.19),
     /// removed again when the SA ends.
@@ -210,7 +212,7 @@ impl IkeDaemon {
             cfg,
             endpoint: None,
             sad: Sad::new(),
-            key_log: KeyLog::new(),
+            key_log: None,
             paths: BTreeMap::new(),
             inner_of: BTreeMap::new(),
             children: BTreeMap::new(),
@@ -268,9 +270,15 @@ impl IkeDaemon {
         self.tcp_sas.contains(&sa)
     }
 
-    /// The keys of every IKE and ESP SA so far, for Wireshark.
-    pub fn key_log(&self) -> &KeyLog {
-        &self.key_log
+    /// Keeps the keys of every IKE and ESP SA, for Wireshark ([`IkeDaemon::key_log`]).
+    pub fn with_key_log(mut self) -> Self {
+        self.key_log = Some(KeyLog::new());
+        self
+    }
+
+    /// The keys of every IKE and ESP SA so far, if kept.
+    pub fn key_log(&self) -> Option<&KeyLog> {
+        self.key_log.as_ref()
     }
 
     /// The endpoint (after start).
@@ -319,7 +327,11 @@ impl IkeDaemon {
 
     fn on_event(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId, event: IkeEvent) {
         match event {
-            IkeEvent::IkeKeys(keys) => self.key_log.log_ike_sa(keys),
+            IkeEvent::IkeKeys(keys) => {
+                if let Some(log) = self.key_log.as_mut() {
+                    log.log_ike_sa(keys);
+                }
+            }
             IkeEvent::Established {
                 nat,
                 elapsed,
@@ -554,18 +566,16 @@ impl IkeDaemon {
             host.metrics().incr("esp_duplicate_spi");
             return;
         }
-        self.key_log.log_esp_sa(EspSaKeys {
-            src: None,
-            dst: None,
-            spi: keys.spi_in,
-            key: keys.key_in.clone(),
-        });
-        self.key_log.log_esp_sa(EspSaKeys {
-            src: None,
-            dst: None,
-            spi: keys.spi_out,
-            key: keys.key_out.clone(),
-        });
+        if let Some(log) = self.key_log.as_mut() {
+            for (spi, key) in [(keys.spi_in, &keys.key_in), (keys.spi_out, &keys.key_out)] {
+                log.log_esp_sa(EspSaKeys {
+                    src: None,
+                    dst: None,
+                    spi,
+                    key: key.clone(),
+                });
+            }
+        }
         let initiator_inner = keys.inner_address.filter(|_| self.cfg.connect.is_some());
         if let Some(inner) = initiator_inner {
             host.add_address(inner);

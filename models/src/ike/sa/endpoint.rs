@@ -300,7 +300,12 @@ impl IkeEndpoint {
 
     /// The next event, with its SA.
     pub fn poll_event(&mut self) -> Option<(SaId, IkeEvent)> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if self.events.is_empty() {
+            // As in `IkeSa::poll_event`: bursts are rare, the buffer would stay.
+            self.events.shrink_to_fit();
+        }
+        event
     }
 
     /// The earliest SA deadline.

@@ -58,7 +58,8 @@ pub struct IkeSa {
     pub(super) remote: SocketAddrV4,
     pub(super) core: Core,
     /// The previous generation after an IKE rekey, until deleted (RFC 7296 §2.18).
-    pub(super) old: Option<OldSa>,
+    /// Boxed: only there for the moments after an IKE rekey (over 500 bytes inline).
+    pub(super) old: Option<Box<OldSa>>,
     pub(super) state: State,
     /// Child SAs by inbound SPI.
     /// Boxed: a B-tree leaf has room for eleven values, and an SA usually has one Child

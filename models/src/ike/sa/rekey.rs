@@ -41,7 +41,7 @@ impl IkeSa {
         let Some(group) = self.core.keys.as_ref().map(|k| k.group) else {
             return;
         };
-        if self.old.as_ref().is_some_and(OldSa::blocks_rekey) {
+        if self.old.as_deref().is_some_and(OldSa::blocks_rekey) {
             // The previous generation is still being deleted.
             self.defer(now, Task::RekeyIke);
             return;
@@ -97,7 +97,7 @@ impl IkeSa {
     ) -> Result<(Vec<Payload>, Core), NotifyType> {
         // Our own outstanding request (an IKE rekey or anything else) would be stranded
         // on the old generation: refuse, the peer retries (RFC 7296 §2.25).
-        if self.old.as_ref().is_some_and(OldSa::blocks_rekey) || self.core.outstanding.is_some() {
+        if self.old.as_deref().is_some_and(OldSa::blocks_rekey) || self.core.outstanding.is_some() {
             return Err(NotifyType::TEMPORARY_FAILURE);
         }
         let keys = self.core.keys.as_ref().ok_or(NotifyType::INVALID_SYNTAX)?;
@@ -181,11 +181,11 @@ impl IkeSa {
     fn switch_core(&mut self, now: SimTime, core: Core) {
         let old = std::mem::replace(&mut self.core, core);
         let expire_at = now.saturating_add(self.config.retransmit.give_up_after());
-        self.old = Some(OldSa {
+        self.old = Some(Box::new(OldSa {
             core: old,
             expire_at,
             deleted: false,
-        });
+        }));
         let lifetimes = self.config.lifetimes;
         if let State::Established(est) = &mut self.state {
             est.rekey_at = lifetimes.soft_deadline(now, lifetimes.ike_soft, &mut self.rng);
