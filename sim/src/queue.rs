@@ -20,8 +20,9 @@ use std::mem;
 
 use crate::time::SimTime;
 
-/// An emptied bucket buffer of up to this many entries is always kept for reuse.
-const SPARE_KEPT: usize = 1024;
+/// An emptied bucket buffer of up to this many entries is kept for reuse; larger ones are
+/// freed, so a bucket holds at most about twice what it contains.
+const SPARE_KEPT: usize = 64;
 
 #[derive(Debug)]
 struct Entry<E> {
@@ -139,9 +140,9 @@ impl<E> EventQueue<E> {
             .min()
             .expect("bucket is not empty");
         self.spread(&mut bucket);
-        // Reuse the emptied buffer, unless it is large: every
-        // bucket would otherwise keep the largest buffer it ever held (with 100,000 hosts,
-        // the establishment burst left hundreds of MB of empty capacity behind).
+        // Reuse the emptied buffer only if it is small: otherwise every bucket keeps the
+        // largest buffer it ever held, and memory creeps up with virtual time (the
+        // steady-state memory test) and with bursts (100,000 hosts establishing).
         if bucket.capacity() <= SPARE_KEPT {
             self.spare = bucket;
         }
