@@ -8,6 +8,8 @@
 //! histograms' new buckets and the SAs that happen to be mid-rekey explain. This file
 //! holds a single test, so no other test allocates while it counts.
 
+#![allow(clippy::unwrap_used, reason = "the shared test helpers panic on broken set-up")]
+
 mod common;
 
 use std::alloc::System;
@@ -209,5 +211,8 @@ fn memory_timers_and_events_stay_flat_over_four_times_the_virtual_time() {
     assert_eq!(at_4t.1, at_t.1, "live timers");
     // Cancelled timers stay queued until they come due, so the pending events follow the
     // traffic (51-257 over 80 minutes), but never accumulate.
-    assert!(at_t.2 < 400 && at_4t.2 < 400, "pending events {at_t:?} -> {at_4t:?}");
+    assert!(
+        at_t.2 < 400 && at_4t.2 < 400,
+        "pending events {at_t:?} -> {at_4t:?}"
+    );
 }

@@ -137,7 +137,10 @@ impl ClusterState {
     }
 
     fn settle(&mut self, now: SimTime) {
-        while let Some(update) = self.pending.pop_front_if(|u| u.visible_at <= now) {
+        while self.pending.front().is_some_and(|u| u.visible_at <= now) {
+            let Some(update) = self.pending.pop_front() else {
+                break;
+            };
             if update.full {
                 self.copy.clear();
             }
