@@ -8,7 +8,10 @@
 //! histograms' new buckets and the SAs that happen to be mid-rekey explain. This file
 //! holds a single test, so no other test allocates while it counts.
 
-#![allow(clippy::unwrap_used, reason = "the shared test helpers panic on broken set-up")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "the shared test helpers panic on broken set-up"
+)]
 
 mod common;
 
@@ -24,37 +27,36 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 /// Three clients over UDP and three over TCP (RFC 9329) behind one NAT, each with an IKE
 /// SA whose Child SA is rekeyed every ~60 s and which is itself rekeyed every ~150 s (so
 /// SAs, ESP SAs and their keys are made and deleted all the time), liveness checks every
-/// 30 s, a ping every second through the tunnel, and a ping every 45 s outside it whose
-/// NAT binding (UDP timeout 30 s) expires between pings.
-const STEADY: &str = r#"
-name = "steady-state"
-description = "rekeys, liveness, ESP and expiring NAT bindings, forever"
-duration = "2400s"
-seed = 7
-capture = []
-
+/// 30 s, a ping every second through the tunnel, and (over UDP) a ping every 45 s outside
+/// it whose NAT binding (UDP timeout 30 s) expires between pings.
+fn scenario() -> String {
+    const LIFETIMES: &str = r#"
+child_rekey = "60s"
+child_lifetime = "90s"
+ike_rekey = "150s"
+ike_lifetime = "200s"
+rekey_jitter = "5s""#;
+    let clients = |name: &str, address: &str, transport: &str, outside_ping: &str| {
+        format!(
+            r#"
 [[nodes]]
 kind = "host"
-name = "udp"
+name = "{name}"
 count = 3
-address = "192.168.1.10"
-uplink = { to = "nat", rate = "100Mbps", delay = "1ms" }
+address = "{address}"
+uplink = {{ to = "nat", rate = "100Mbps", delay = "1ms" }}
 
 [[nodes.apps]]
 kind = "ike"
 role = "initiator"
 peer = "203.0.113.1"
 psk = "ikesim shared secret"
-start = { uniform = ["0s", "1s"] }
+start = {{ uniform = ["0s", "1s"] }}
 request_address = true
 remote_ts = ["10.10.0.0/16"]
-child_rekey = "60s"
-child_lifetime = "90s"
-ike_rekey = "150s"
-ike_lifetime = "200s"
-rekey_jitter = "5s"
+transport = "{transport}"
 liveness_interval = "30s"
-liveness_mode = "periodic"
+liveness_mode = "periodic"{LIFETIMES}
 
 [[nodes.apps]]
 kind = "udp-ping"
@@ -62,45 +64,25 @@ to = "10.10.0.10:7"
 port = 40000
 interval = "1s"
 start = "5s"
-
+{outside_ping}"#
+        )
+    };
+    let outside_ping = r#"
 [[nodes.apps]]
 kind = "udp-ping"
 to = "203.0.113.1:7"
 port = 40001
 interval = "45s"
 start = "5s"
-
-[[nodes]]
-kind = "host"
-name = "tcp"
-count = 3
-address = "192.168.1.20"
-uplink = { to = "nat", rate = "100Mbps", delay = "1ms" }
-
-[[nodes.apps]]
-kind = "ike"
-role = "initiator"
-peer = "203.0.113.1"
-psk = "ikesim shared secret"
-start = { uniform = ["0s", "1s"] }
-request_address = true
-remote_ts = ["10.10.0.0/16"]
-transport = "tcp"
-child_rekey = "60s"
-child_lifetime = "90s"
-ike_rekey = "150s"
-ike_lifetime = "200s"
-rekey_jitter = "5s"
-liveness_interval = "30s"
-liveness_mode = "periodic"
-
-[[nodes.apps]]
-kind = "udp-ping"
-to = "10.10.0.10:7"
-port = 40000
-interval = "1s"
-start = "5s"
-
+"#;
+    format!(
+        r#"
+name = "steady-state"
+description = "rekeys, liveness, ESP and expiring NAT bindings, forever"
+duration = "2400s"
+seed = 7
+capture = []
+{udp}{tcp}
 [[nodes]]
 kind = "nat"
 name = "nat"
@@ -123,12 +105,7 @@ kind = "ike"
 role = "responder"
 psk = "ikesim shared secret"
 local_ts = ["10.10.0.0/16"]
-pool = { first = "10.8.0.1", size = 100 }
-child_rekey = "60s"
-child_lifetime = "90s"
-ike_rekey = "150s"
-ike_lifetime = "200s"
-rekey_jitter = "5s"
+pool = {{ first = "10.8.0.1", size = 100 }}{LIFETIMES}
 
 [[nodes.apps]]
 kind = "udp-echo"
@@ -161,7 +138,11 @@ a = "gateway"
 b = "server"
 rate = "1Gbps"
 delay = "1ms"
-"#;
+"#,
+        udp = clients("udp", "192.168.1.10", "udp", outside_ping),
+        tcp = clients("tcp", "192.168.1.20", "tcp", ""),
+    )
+}
 
 /// Heap bytes allocated since `region` began and not freed (a reallocation already
 /// counts its growth in `bytes_allocated`, its shrinking in `bytes_deallocated`).
@@ -175,7 +156,7 @@ fn memory_timers_and_events_stay_flat_over_four_times_the_virtual_time() {
     let dir = common::tempdir("steady-state");
     std::fs::create_dir_all(&dir).expect("temporary directory");
     let path = dir.join("steady.toml");
-    std::fs::write(&path, STEADY).expect("scenario written");
+    std::fs::write(&path, scenario()).expect("scenario written");
     let loaded = scenario::load(&path, &[]).expect("scenario loads");
     let region = Region::new(GLOBAL);
     let mut sim = build::build(&loaded, loaded.scenario.seed, "steady", false);
