@@ -12,6 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 
 use sim::{RootSeed, SimRng, SimTime, StreamKey};
 
@@ -97,6 +98,8 @@ pub struct EndpointStats {
 #[derive(Debug)]
 pub struct IkeEndpoint {
     config: EndpointConfig,
+    /// `config.responder`, shared by every responder SA.
+    responder: Option<Rc<IkeConfig>>,
     /// Root of the responder SAs' streams: each is keyed by (SPIi, Ni), not by arrival
     /// order (style pitfall 12).
     seed_base: u64,
@@ -143,6 +146,7 @@ impl IkeEndpoint {
         let secret = CookieSecret::generate(0, &mut rng);
         let rotate_at = now.saturating_add(config.half_open.secret_lifetime);
         Self {
+            responder: config.responder.clone().map(Rc::new),
             config,
             seed_base,
             rng,
@@ -388,7 +392,7 @@ impl IkeEndpoint {
             self.sync(now, id);
             return;
         }
-        let Some(config) = self.config.responder.clone() else {
+        let Some(config) = self.responder.clone() else {
             self.stats.unknown_spi += 1;
             return;
         };

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 
 use sim::{SimRng, SimTime};
 
@@ -48,7 +49,14 @@ const NON_ESP_MARKER_LEN: usize = 4;
 /// `now`.
 #[derive(Debug)]
 pub struct IkeSa {
-    pub(super) config: IkeConfig,
+    /// Shared by every SA an endpoint answers or starts with the same settings (328
+    /// bytes inline plus its vectors, per SA before); what an SA changes for itself is in
+    /// `retransmission` and `fragment_send`.
+    pub(super) config: Rc<IkeConfig>,
+    /// Timer retransmission, from the configuration until the SA moves (RFC 9329 §6.2).
+    pub(super) retransmission: Retransmission,
+    /// Whether fragments may be sent (RFC 9329 §7.5: not over TCP).
+    pub(super) fragment_send: bool,
     pub(super) rng: SimRng,
     /// Whether we are the original initiator.
     pub(super) original_initiator: bool,
@@ -170,7 +178,7 @@ impl IkeSa {
     /// A skeleton SA: the constructors in `init` fill in the rest.
     pub(super) fn skeleton(
         now: SimTime,
-        config: IkeConfig,
+        config: Rc<IkeConfig>,
         mut rng: SimRng,
         path: Path,
         core: Core,
@@ -178,6 +186,8 @@ impl IkeSa {
     ) -> Self {
         let esp_spis = EspSpis::new(&mut rng);
         Self {
+            retransmission: config.retransmit.mode,
+            fragment_send: config.fragmentation.send,
             config,
             rng,
             original_initiator: core.initiator,
@@ -389,12 +399,12 @@ impl IkeSa {
     /// Switches timer retransmission on or off, e.g. when the SA moves to TCP
     /// (RFC 9329 §6.2). Applies from the next request.
     pub const fn set_retransmission(&mut self, mode: Retransmission) {
-        self.config.retransmit.mode = mode;
+        self.retransmission = mode;
     }
 
     /// Whether to send fragments when negotiated (RFC 9329 §7.5: not over TCP).
     pub const fn set_fragment_sending(&mut self, send: bool) {
-        self.config.fragmentation.send = send;
+        self.fragment_send = send;
     }
 
     /// SPIi of the current generation.
@@ -545,7 +555,7 @@ impl IkeSa {
         } else {
             0
         };
-        (self.fragmentation && policy.send).then(|| {
+        (self.fragmentation && self.fragment_send).then(|| {
             policy
                 .fragment_size
                 .saturating_sub(IPV4_UDP_OVERHEAD + marker)
@@ -582,7 +592,7 @@ impl IkeSa {
         request: Request,
         packets: Vec<Vec<u8>>,
     ) {
-        let wait = match self.config.retransmit.mode {
+        let wait = match self.retransmission {
             Retransmission::Timers => self.config.retransmit.jittered_timeout(0, &mut self.rng),
             Retransmission::Off => self.config.retransmit.give_up_after(),
         };

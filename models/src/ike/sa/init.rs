@@ -11,6 +11,7 @@
 //! NAT-D hashes with the addresses the message actually used.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 
 use sim::{SimDuration, SimRng, SimTime};
 
@@ -220,7 +221,8 @@ impl IkeSa {
             request: Vec::new(),
         }));
         let path = Path { local, remote };
-        let mut sa = Self::skeleton(now, config, rng, path, Core::new(spi_i, 0, true), state);
+        let core = Core::new(spi_i, 0, true);
+        let mut sa = Self::skeleton(now, Rc::new(config), rng, path, core, state);
         sa.send_init_request(now);
         sa.rearm();
         sa
@@ -238,13 +240,20 @@ impl IkeSa {
         bytes: &[u8],
     ) -> Result<Self, InitRefused> {
         let msg = Message::parse(bytes).map_err(|_| InitRefused::Malformed)?;
-        Self::accept_message(now, config, rng, Path { local, remote }, &msg, bytes)
+        Self::accept_message(
+            now,
+            Rc::new(config),
+            rng,
+            Path { local, remote },
+            &msg,
+            bytes,
+        )
     }
 
     /// [`Self::accept`] after parsing.
     pub(super) fn accept_message(
         now: SimTime,
-        config: IkeConfig,
+        config: Rc<IkeConfig>,
         mut rng: SimRng,
         path: Path,
         msg: &Message,

@@ -296,7 +296,7 @@ impl IkeSa {
         // (RFC 9329 §6.2 over TCP, RFC 7296 §2.1 over UDP).
         let policy = self.config.retransmit;
         if let Some(out) = self.core.outstanding.as_mut() {
-            let wait = match policy.mode {
+            let wait = match self.retransmission {
                 Retransmission::Timers => policy.jittered_timeout(out.tries, &mut self.rng),
                 Retransmission::Off => policy.give_up_after(),
             };

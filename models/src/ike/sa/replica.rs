@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 
 use sim::{SimRng, SimTime};
 
@@ -19,12 +20,14 @@ use super::child::{Child, ChildState, EspSpis};
 use super::core::{Core, CoreKeys};
 use super::ike_sa::{Established, IkeSa, Path, State};
 use super::sync::{Restored, SyncProgress};
-use super::{HaSyncSupport, IkeConfig, NatStatus};
+use super::{HaSyncSupport, IkeConfig, NatStatus, Retransmission};
 
 /// The replicated state of one established IKE SA.
 #[derive(Debug, Clone)]
 pub struct SaReplica {
-    config: IkeConfig,
+    config: Rc<IkeConfig>,
+    retransmission: Retransmission,
+    fragment_send: bool,
     original_initiator: bool,
     local: SocketAddrV4,
     remote: SocketAddrV4,
@@ -95,7 +98,9 @@ impl IkeSa {
             return None;
         };
         Some(SaReplica {
-            config: self.config.clone(),
+            config: Rc::clone(&self.config),
+            retransmission: self.retransmission,
+            fragment_send: self.fragment_send,
             original_initiator: self.original_initiator,
             local: self.local,
             remote: self.remote,
@@ -149,7 +154,9 @@ impl IkeSa {
             local: r.local,
             remote: r.remote,
         };
-        let mut sa = Self::skeleton(now, r.config.clone(), rng, path, core, state);
+        let mut sa = Self::skeleton(now, Rc::clone(&r.config), rng, path, core, state);
+        sa.retransmission = r.retransmission;
+        sa.fragment_send = r.fragment_send;
         sa.original_initiator = r.original_initiator;
         sa.started = r.started;
         sa.children = r.children.clone();

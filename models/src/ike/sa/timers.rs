@@ -82,14 +82,14 @@ impl TimerTable {
 impl IkeSa {
     /// The retransmission timer of generation `sel` fired.
     pub(super) fn on_retransmit_timer(&mut self, now: SimTime, sel: Sel) {
-        let policy = self.config.retransmit;
+        let (policy, mode) = (self.config.retransmit, self.retransmission);
         let Some((core, rng)) = self.core_rng(sel) else {
             return;
         };
         let Some(out) = core.outstanding.as_mut().filter(|o| o.deadline <= now) else {
             return;
         };
-        if policy.mode == Retransmission::Timers && out.tries < policy.max_tries {
+        if mode == Retransmission::Timers && out.tries < policy.max_tries {
             out.tries += 1;
             out.deadline = now.saturating_add(policy.jittered_timeout(out.tries, rng));
             let packets = out.packets.clone();
