@@ -6,45 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const TINY: &str = r#"
-name = "tiny"
-description = "an on/off UDP source through a 5 Mbit/s bottleneck"
-duration = "2s"
-seed = 3
+mod common;
 
-[[nodes]]
-kind = "udp-source"
-name = "src"
-src = "10.0.0.1:5000"
-dst = "10.0.1.1:5000"
-rate = "8Mbps"
-size = 1000
-on = "100ms"
-off = "100ms"
-
-[[nodes]]
-kind = "hub"
-name = "left"
-
-[[nodes]]
-kind = "udp-sink"
-name = "sink"
-address = "10.0.1.1"
-
-[[links]]
-a = "src"
-b = "left"
-rate = "100Mbps"
-delay = "1ms"
-
-[[links]]
-name = "bottleneck"
-a = "left"
-b = "sink"
-rate = "5Mbps"
-delay = "5ms"
-queue_packets = 20
-"#;
+/// The shared small scenario with seed 3 (the reseeding test moves it to 4).
+fn tiny() -> String {
+    common::TINY.replace("seed = 1", "seed = 3")
+}
 
 fn check(dir: &Path, extra: &[&str]) -> (i32, String) {
     let mut args = vec![
@@ -73,10 +40,11 @@ fn setup(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ikesim-check-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
-    std::fs::write(dir.join("scenarios/tiny.toml"), TINY).unwrap();
+    std::fs::write(dir.join("scenarios/tiny.toml"), tiny()).unwrap();
     std::fs::write(
         dir.join("scenarios/steady.toml"),
-        TINY.replace("name = \"tiny\"", "name = \"steady\"")
+        tiny()
+            .replace("name = \"tiny\"", "name = \"steady\"")
             .replace("on = \"100ms\"\noff = \"100ms\"\n", ""),
     )
     .unwrap();
@@ -103,7 +71,7 @@ fn a_changed_metric_fails_the_check_until_blessed() {
     );
 
     // A "model change": the bottleneck gets faster, so delays and drops change.
-    let changed = TINY.replace("rate = \"5Mbps\"", "rate = \"6Mbps\"");
+    let changed = tiny().replace("rate = \"5Mbps\"", "rate = \"6Mbps\"");
     std::fs::write(dir.join("scenarios/tiny.toml"), changed).unwrap();
     let (code, out) = check(&dir, &[]);
     assert_eq!(code, 1, "{out}");
@@ -135,7 +103,7 @@ fn a_changed_metric_fails_the_check_until_blessed() {
     assert_eq!(code, 0, "{out}");
 
     // The seed in the scenario is what the check uses: another seed is drift too.
-    let reseeded = TINY
+    let reseeded = tiny()
         .replace("rate = \"5Mbps\"", "rate = \"6Mbps\"")
         .replace("seed = 3", "seed = 4");
     std::fs::write(dir.join("scenarios/tiny.toml"), reseeded).unwrap();
