@@ -14,6 +14,7 @@ pub mod ike;
 pub mod ip;
 pub mod middlebox;
 pub mod nat;
+pub mod small_map;
 pub mod tcp;
 pub mod traffic;
 pub mod wire;

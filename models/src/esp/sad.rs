@@ -9,7 +9,7 @@
 //! selector's traffic to the new outbound SA, and the old inbound SA is removed when its
 //! deletion is exchanged.
 
-use std::collections::BTreeMap;
+use crate::small_map::SmallMap;
 
 use super::sa::{Decapsulated, InboundSa, OutboundSa, SequenceExhausted};
 use super::wire::{Packet, Repr};
@@ -41,8 +41,8 @@ pub enum EspSendError {
 pub struct Sad {
     /// Both maps hold boxes: an SA holds its AES key schedule, and a B-tree moves its
     /// values when a node gains an entry or splits (a gateway adds one per client).
-    inbound: BTreeMap<u32, Box<InboundSa>>,
-    outbound: BTreeMap<SelectorId, Box<OutboundSa>>,
+    inbound: SmallMap<u32, Box<InboundSa>>,
+    outbound: SmallMap<SelectorId, Box<OutboundSa>>,
     /// Counters of removed SAs, and drops that belong to no SA (unknown SPI, too short).
     base: EspCounters,
 }

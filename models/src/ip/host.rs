@@ -12,7 +12,9 @@
 //! Lookups are ordered maps keyed by port or 4-tuple: O(log n) per packet.
 
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::small_map::{SmallMap, SmallSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{Ctx, IfaceId, Metrics, Node, Packet, SimRng, SimTime, TimerId};
@@ -138,14 +140,14 @@ struct Stack {
     virtual_addrs: Vec<Ipv4Addr>,
     /// Destinations that go into a tunnel instead of out of an interface.
     tunnels: PrefixTable<Tunnel>,
-    udp: BTreeMap<u16, AppId>,
-    raw: BTreeMap<u8, AppId>,
-    listeners: BTreeMap<u16, (AppId, TcpConfig)>,
+    udp: SmallMap<u16, AppId>,
+    raw: SmallMap<u8, AppId>,
+    listeners: SmallMap<u16, (AppId, TcpConfig)>,
     conns: SlotMap<ConnId, ConnEntry>,
-    demux: BTreeMap<(SocketAddrV4, SocketAddrV4), ConnId>,
-    deadlines: BTreeSet<(SimTime, ConnId)>,
+    demux: SmallMap<(SocketAddrV4, SocketAddrV4), ConnId>,
+    deadlines: SmallSet<(SimTime, ConnId)>,
     wakeup: Option<(SimTime, TimerId)>,
-    app_timers: BTreeMap<u64, (AppId, u64, TimerId)>,
+    app_timers: SmallMap<u64, (AppId, u64, TimerId)>,
     next_timer: u64,
     pending: VecDeque<(AppId, Delivery)>,
     next_ephemeral: Option<u16>,
@@ -178,14 +180,14 @@ impl Host {
                 cfg,
                 virtual_addrs: Vec::new(),
                 tunnels: PrefixTable::default(),
-                udp: BTreeMap::new(),
-                raw: BTreeMap::new(),
-                listeners: BTreeMap::new(),
+                udp: SmallMap::new(),
+                raw: SmallMap::new(),
+                listeners: SmallMap::new(),
                 conns: SlotMap::with_key(),
-                demux: BTreeMap::new(),
-                deadlines: BTreeSet::new(),
+                demux: SmallMap::new(),
+                deadlines: SmallSet::new(),
                 wakeup: None,
-                app_timers: BTreeMap::new(),
+                app_timers: SmallMap::new(),
                 next_timer: 0,
                 pending: VecDeque::new(),
                 next_ephemeral: None,

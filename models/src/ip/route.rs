@@ -4,7 +4,7 @@
 //! only the lengths present, longest first, each an O(log n) map lookup. A router with
 //! 100,000 host routes therefore does one `BTreeMap` lookup per packet, never a scan.
 
-use std::collections::BTreeMap;
+use crate::small_map::SmallMap;
 use std::net::Ipv4Addr;
 
 use sim::IfaceId;
@@ -21,7 +21,7 @@ pub struct Route {
 /// A longest-prefix-match table from prefixes to values.
 #[derive(Clone, Debug)]
 pub struct PrefixTable<V> {
-    by_len: BTreeMap<u8, BTreeMap<u32, V>>,
+    by_len: SmallMap<u8, SmallMap<u32, V>>,
     /// Bit `l` is set iff some prefix of length `l` is present (bit 32 for /32).
     lengths: u64,
 }
@@ -32,7 +32,7 @@ pub type RoutingTable = PrefixTable<Route>;
 impl<V> Default for PrefixTable<V> {
     fn default() -> Self {
         Self {
-            by_len: BTreeMap::new(),
+            by_len: SmallMap::new(),
             lengths: 0,
         }
     }
@@ -47,8 +47,7 @@ impl<V> PrefixTable<V> {
     /// Adds or replaces the value for `prefix`.
     pub fn insert(&mut self, prefix: Prefix, route: V) {
         self.by_len
-            .entry(prefix.prefix_len())
-            .or_default()
+            .get_or_insert_with(prefix.prefix_len(), Default::default)
             .insert(u32::from(prefix.addr()), route);
         self.lengths |= 1 << prefix.prefix_len();
     }
@@ -80,7 +79,7 @@ impl<V> PrefixTable<V> {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.by_len.values().map(BTreeMap::len).sum()
+        self.by_len.values().map(SmallMap::len).sum()
     }
 
     /// Whether the table is empty.

@@ -39,8 +39,8 @@ mod mobike;
 mod policy;
 mod tcp;
 
+use crate::small_map::{SmallMap, SmallSet};
 use std::any::Any;
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{SimDuration, SimTime};
@@ -168,32 +168,32 @@ pub struct IkeDaemon {
     /// Kept only when asked for ([`IkeDaemon::with_key_log`]): the keys of every SA ever
     /// made are ~1 kB per client that a run without Wireshark output never reads.
     key_log: Option<KeyLog>,
-    paths: BTreeMap<SaId, SaPath>,
+    paths: SmallMap<SaId, SaPath>,
     /// The inner address each of our initiator SAs added to the host (RFC 7296 §2.19),
     /// removed again when the SA ends.
-    inner_of: BTreeMap<SaId, Ipv4Addr>,
+    inner_of: SmallMap<SaId, Ipv4Addr>,
     /// Child SAs by inbound SPI.
-    children: BTreeMap<u32, Child>,
+    children: SmallMap<u32, Child>,
     /// Outbound SAs by the remote selector they protect.
     routes: PrefixTable<Route>,
-    selectors: BTreeMap<Prefix, SelectorId>,
+    selectors: SmallMap<Prefix, SelectorId>,
     wake: Option<(SimTime, AppTimer)>,
     keepalive: Option<AppTimer>,
     transport: TransportPolicy,
     /// TCP-encapsulation connections.
     /// Boxed: most hosts hold one connection, and a B-tree leaf has room for eleven.
-    conns: BTreeMap<ConnId, Box<TcpConn>>,
+    conns: SmallMap<ConnId, Box<TcpConn>>,
     /// Connections by serial (for timer tokens).
-    serials: BTreeMap<u64, ConnId>,
+    serials: SmallMap<u64, ConnId>,
     /// Connections by (local, remote) address and port.
-    conn_by_tuple: BTreeMap<(SocketAddrV4, SocketAddrV4), ConnId>,
+    conn_by_tuple: SmallMap<(SocketAddrV4, SocketAddrV4), ConnId>,
     next_serial: u64,
     /// The connection each TCP SA sends on (RFC 9329 §6.1).
-    sa_conn: BTreeMap<SaId, ConnId>,
+    sa_conn: SmallMap<SaId, ConnId>,
     /// SAs that run over TCP.
-    tcp_sas: BTreeSet<SaId>,
+    tcp_sas: SmallSet<SaId>,
     /// UDP attempts given up for TCP: their end is not counted as a deletion.
-    abandoned: BTreeSet<SaId>,
+    abandoned: SmallSet<SaId>,
     originator: Option<Originator>,
     /// Connections to close once the current output is queued (COOKIE answers).
     pump_pending_close: Vec<ConnId>,
@@ -202,7 +202,7 @@ pub struct IkeDaemon {
     /// MOBIKE (RFC 4555; RFC 9329 §7.1).
     mobike: mobike::MobikeState,
     /// CREATE_CHILD_SA requests we sent, by (SPIi, SPIr, Message ID): when first sent.
-    create_child_sent: BTreeMap<(u64, u64, u32), SimTime>,
+    create_child_sent: SmallMap<(u64, u64, u32), SimTime>,
 }
 
 impl IkeDaemon {
@@ -213,26 +213,26 @@ impl IkeDaemon {
             endpoint: None,
             sad: Sad::new(),
             key_log: None,
-            paths: BTreeMap::new(),
-            inner_of: BTreeMap::new(),
-            children: BTreeMap::new(),
+            paths: SmallMap::new(),
+            inner_of: SmallMap::new(),
+            children: SmallMap::new(),
             routes: PrefixTable::default(),
-            selectors: BTreeMap::new(),
+            selectors: SmallMap::new(),
             wake: None,
             keepalive: None,
             transport: TransportPolicy::udp_only(),
-            conns: BTreeMap::new(),
-            serials: BTreeMap::new(),
-            conn_by_tuple: BTreeMap::new(),
+            conns: SmallMap::new(),
+            serials: SmallMap::new(),
+            conn_by_tuple: SmallMap::new(),
             next_serial: 0,
-            sa_conn: BTreeMap::new(),
-            tcp_sas: BTreeSet::new(),
-            abandoned: BTreeSet::new(),
+            sa_conn: SmallMap::new(),
+            tcp_sas: SmallSet::new(),
+            abandoned: SmallSet::new(),
             originator: None,
             pump_pending_close: Vec::new(),
             ha: None,
             mobike: mobike::MobikeState::default(),
-            create_child_sent: BTreeMap::new(),
+            create_child_sent: SmallMap::new(),
         }
     }
 
@@ -591,7 +591,7 @@ impl IkeDaemon {
                 continue;
             };
             let next = SelectorId(self.selectors.len() as u32);
-            let id = *self.selectors.entry(prefix).or_insert(next);
+            let id = *self.selectors.get_or_insert_with(prefix, || next);
             let outbound = OutboundSa::new(SaParams {
                 spi: keys.spi_out,
                 key: keys.key_out.clone(),
@@ -646,7 +646,8 @@ impl IkeDaemon {
         }
         let key = (spi_i, spi_r, u32::from_be_bytes(id));
         if outgoing {
-            self.create_child_sent.entry(key).or_insert(host.now());
+            self.create_child_sent
+                .get_or_insert_with(key, || host.now());
         } else if let Some(sent) = self.create_child_sent.remove(&key) {
             let elapsed = host.now().saturating_duration_since(sent);
             host.metrics()

@@ -10,7 +10,7 @@
 //! TEMPORARY_FAILURE (RFC 7296 §2.25), and a refused rekey is retried after a random
 //! delay, so one of the two wins.
 
-use std::collections::BTreeMap;
+use crate::small_map::SmallMap;
 use std::net::Ipv4Addr;
 
 use sim::{SimDuration, SimRng, SimTime};
@@ -105,7 +105,7 @@ impl EspSpis {
     }
 
     /// A fresh SPI not used by `children`.
-    pub(crate) fn allocate(&mut self, children: &BTreeMap<u32, Box<Child>>) -> u32 {
+    pub(crate) fn allocate(&mut self, children: &SmallMap<u32, Box<Child>>) -> u32 {
         assert!(children.len() < 0xffff, "Child SA table full");
         loop {
             let spi = (self.prefix << 16) | u32::from(self.next);

@@ -10,7 +10,9 @@
 //! [`super::PuzzlePolicy`] every COOKIE answer also carries a client puzzle, and a retry
 //! needs a valid solution besides the cookie (RFC 8019 §7.1).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
+
+use crate::small_map::{SmallMap, SmallSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -107,23 +109,23 @@ pub struct IkeEndpoint {
     /// Boxed: an `IkeSa` is large, and a B-tree moves its values when a node gains an
     /// entry or splits (inserting one SA per client was a visible share of the
     /// establishment benchmark).
-    sas: BTreeMap<SaId, Box<IkeSa>>,
-    by_spi: BTreeMap<u64, SaId>,
-    spis_of: BTreeMap<SaId, Vec<u64>>,
-    half_open: BTreeMap<(u64, Vec<u8>), SaId>,
-    half_open_key: BTreeMap<SaId, (u64, Vec<u8>)>,
-    leases: BTreeMap<SaId, Ipv4Addr>,
+    sas: SmallMap<SaId, Box<IkeSa>>,
+    by_spi: SmallMap<u64, SaId>,
+    spis_of: SmallMap<SaId, Vec<u64>>,
+    half_open: SmallMap<(u64, Vec<u8>), SaId>,
+    half_open_key: SmallMap<SaId, (u64, Vec<u8>)>,
+    leases: SmallMap<SaId, Ipv4Addr>,
     /// The leased addresses, and where the search for a free one resumes: leasing is
     /// amortised O(log n), not a scan of the pool per SA.
-    leased: BTreeSet<Ipv4Addr>,
+    leased: SmallSet<Ipv4Addr>,
     next_lease: u32,
-    prefixes: BTreeMap<SaId, u16>,
-    used_prefixes: BTreeSet<u16>,
+    prefixes: SmallMap<SaId, u16>,
+    used_prefixes: SmallSet<u16>,
     next_prefix: u16,
     /// Every SA's next deadline, ordered, so the endpoint's timeout is the first entry and
     /// a timeout touches only the SAs that are due (no scan of every SA).
-    deadlines: BTreeSet<(SimTime, SaId)>,
-    deadline_of: BTreeMap<SaId, SimTime>,
+    deadlines: SmallSet<(SimTime, SaId)>,
+    deadline_of: SmallMap<SaId, SimTime>,
     secret: CookieSecret,
     previous_secret: Option<CookieSecret>,
     rotate_at: SimTime,
@@ -150,19 +152,19 @@ impl IkeEndpoint {
             config,
             seed_base,
             rng,
-            sas: BTreeMap::new(),
-            by_spi: BTreeMap::new(),
-            spis_of: BTreeMap::new(),
-            half_open: BTreeMap::new(),
-            half_open_key: BTreeMap::new(),
-            leases: BTreeMap::new(),
-            leased: BTreeSet::new(),
+            sas: SmallMap::new(),
+            by_spi: SmallMap::new(),
+            spis_of: SmallMap::new(),
+            half_open: SmallMap::new(),
+            half_open_key: SmallMap::new(),
+            leases: SmallMap::new(),
+            leased: SmallSet::new(),
             next_lease: 0,
-            prefixes: BTreeMap::new(),
-            used_prefixes: BTreeSet::new(),
+            prefixes: SmallMap::new(),
+            used_prefixes: SmallSet::new(),
             next_prefix: 1,
-            deadlines: BTreeSet::new(),
-            deadline_of: BTreeMap::new(),
+            deadlines: SmallSet::new(),
+            deadline_of: SmallMap::new(),
             secret,
             previous_secret: None,
             rotate_at,
@@ -325,7 +327,7 @@ impl IkeEndpoint {
     /// The half-open responder SA created for an IKE_SA_INIT with this initiator SPI.
     pub fn half_open_by_initiator_spi(&self, spi_i: u64) -> Option<SaId> {
         self.half_open
-            .range((spi_i, Vec::new())..)
+            .range_from(&(spi_i, Vec::new()))
             .next()
             .filter(|((s, _), _)| *s == spi_i)
             .map(|(_, id)| *id)
@@ -551,7 +553,7 @@ impl IkeEndpoint {
             // SPIs do not collide in practice).
             let spis: Vec<u64> = sa.local_spis().collect();
             for &spi in &spis {
-                self.by_spi.entry(spi).or_insert(id);
+                self.by_spi.get_or_insert_with(spi, || id);
             }
             for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
                 if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {

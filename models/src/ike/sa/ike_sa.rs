@@ -3,7 +3,9 @@
 //! The exchanges themselves live in sibling modules (`init`, `auth`, `child`, `rekey`,
 //! `info`), each adding methods to [`IkeSa`].
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
+
+use crate::small_map::SmallMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -72,7 +74,7 @@ pub struct IkeSa {
     /// Child SAs by inbound SPI.
     /// Boxed: a B-tree leaf has room for eleven values, and an SA usually has one Child
     /// SA (160 bytes inline left 1.6 kB of every SA empty).
-    pub(super) children: BTreeMap<u32, Box<Child>>,
+    pub(super) children: SmallMap<u32, Box<Child>>,
     /// Exchanges waiting for the window.
     pub(super) tasks: VecDeque<Task>,
     /// Exchanges to queue later (retries after TEMPORARY_FAILURE).
@@ -196,7 +198,7 @@ impl IkeSa {
             core,
             old: None,
             state,
-            children: BTreeMap::new(),
+            children: SmallMap::new(),
             tasks: VecDeque::new(),
             deferred: Vec::new(),
             esp_spis,

@@ -9,7 +9,7 @@
 //! anything about TCP connections. A copy taken before the last exchanges is stale: that
 //! is the problem RFC 6311 solves, and what the restored SA's sync repairs.
 
-use std::collections::BTreeMap;
+use crate::small_map::SmallMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -40,7 +40,7 @@ pub struct SaReplica {
     rekey_at: SimTime,
     expire_at: SimTime,
     inner_address: Option<Ipv4Addr>,
-    children: BTreeMap<u32, Box<Child>>,
+    children: SmallMap<u32, Box<Child>>,
     esp_spis: EspSpis,
     nat: NatStatus,
     fragmentation: bool,
