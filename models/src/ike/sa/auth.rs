@@ -386,7 +386,9 @@ impl IkeSa {
     /// Both sides: IKE_AUTH completed.
     fn establish(&mut self, now: SimTime, token: AuthVerified, inner_address: Option<Ipv4Addr>) {
         let lifetimes = self.config.lifetimes;
-        let rekey_at = lifetimes.soft_deadline(now, lifetimes.ike_soft, &mut self.rng);
+        let rekey_at = self
+            .rng
+            .with(|rng| lifetimes.soft_deadline(now, lifetimes.ike_soft, rng));
         self.state = State::Established(Established {
             _auth: token,
             rekey_at,

@@ -9,7 +9,7 @@ use crate::small_map::SmallMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
-use sim::{SimRng, SimTime};
+use sim::{ParkedRng, SimRng, SimTime};
 
 use super::auth::{AuthSent, AuthVerified};
 use super::child::{Child, EspSpis};
@@ -59,7 +59,9 @@ pub struct IkeSa {
     pub(super) retransmission: Retransmission,
     /// Whether fragments may be sent (RFC 9329 §7.5: not over TCP).
     pub(super) fragment_send: bool,
-    pub(super) rng: SimRng,
+    /// Parked between draws: an SA draws a few words per exchange, and a running stream
+    /// would be ~250 bytes more per SA (`ParkedRng`).
+    pub(super) rng: ParkedRng,
     /// Whether we are the original initiator.
     pub(super) original_initiator: bool,
     /// Our address for requests (port 4500 after NAT detection).
@@ -191,7 +193,7 @@ impl IkeSa {
             retransmission: config.retransmit.mode,
             fragment_send: config.fragmentation.send,
             config,
-            rng,
+            rng: rng.park(),
             original_initiator: core.initiator,
             local: path.local,
             remote: path.remote,
@@ -486,7 +488,7 @@ impl IkeSa {
         }
     }
 
-    pub(super) fn core_rng(&mut self, sel: Sel) -> Option<(&mut Core, &mut SimRng)> {
+    pub(super) fn core_rng(&mut self, sel: Sel) -> Option<(&mut Core, &mut ParkedRng)> {
         let core = match sel {
             Sel::Current => &mut self.core,
             Sel::Old => &mut self.old.as_mut()?.core,
@@ -579,7 +581,7 @@ impl IkeSa {
         };
         let id = core.next_request_id;
         let header = core.header(exchange, id, false);
-        let packets = core.protect(rng, &header, inner, max_len);
+        let packets = rng.with(|rng| core.protect(rng, &header, inner, max_len));
         core.next_request_id = id.wrapping_add(1);
         self.start_outstanding(now, sel, id, exchange, request, packets);
     }
@@ -595,7 +597,9 @@ impl IkeSa {
         packets: Vec<Vec<u8>>,
     ) {
         let wait = match self.retransmission {
-            Retransmission::Timers => self.config.retransmit.jittered_timeout(0, &mut self.rng),
+            Retransmission::Timers => self
+                .rng
+                .with(|rng| self.config.retransmit.jittered_timeout(0, rng)),
             Retransmission::Off => self.config.retransmit.give_up_after(),
         };
         self.stats.requests_sent += 1;
@@ -633,7 +637,7 @@ impl IkeSa {
             return;
         };
         let header = core.header(exchange, id, true);
-        let packets = core.protect(rng, &header, inner, max_len);
+        let packets = rng.with(|rng| core.protect(rng, &header, inner, max_len));
         self.cache_and_send(sel, path, id, None, packets);
     }
 

@@ -452,7 +452,7 @@ impl IkeSa {
                 self.fail(FailReason::NoProposalChosen);
                 return;
             };
-            let (dh, dh_public) = group.generate(self.config.crypto, &mut self.rng);
+            let (dh, dh_public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
             self.retry_init(now, |init| {
                 let changed = init.dh.group() != group;
                 init.dh = dh;

@@ -46,9 +46,9 @@ impl IkeSa {
             self.defer(now, Task::RekeyIke);
             return;
         }
-        let new_spi = ike_spi(&mut self.rng);
-        let ni = nonce(&mut self.rng);
-        let (dh, public) = group.generate(self.config.crypto, &mut self.rng);
+        let new_spi = self.rng.with(ike_spi);
+        let ni = self.rng.with(nonce);
+        let (dh, public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
         let inner = [
             Payload::Sa(ike_offer(&[group], Some(new_spi))),
             Payload::Nonce(ni.clone()),
@@ -110,12 +110,12 @@ impl IkeSa {
             .filter(|ke| ke.group == group.transform_id())
             .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         let ni = find!(payloads, Payload::Nonce).ok_or(NotifyType::INVALID_SYNTAX)?;
-        let nr = nonce(&mut self.rng);
-        let (dh, public) = group.generate(self.config.crypto, &mut self.rng);
+        let nr = self.rng.with(nonce);
+        let (dh, public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
         let g_ir = dh
             .shared(&ke.data)
             .map_err(|_| NotifyType::INVALID_SYNTAX)?;
-        let our_spi = ike_spi(&mut self.rng);
+        let our_spi = self.rng.with(ike_spi);
         let skeyseed = rekey_skeyseed(PRF, &sk_d, &g_ir, ni, &nr);
         let keys = IkeSaKeys::derive(PRF, &skeyseed, ni, &nr, peer_spi, our_spi);
         let mut core = Core::new(peer_spi, our_spi, false);
@@ -188,7 +188,9 @@ impl IkeSa {
         }));
         let lifetimes = self.config.lifetimes;
         if let State::Established(est) = &mut self.state {
-            est.rekey_at = lifetimes.soft_deadline(now, lifetimes.ike_soft, &mut self.rng);
+            est.rekey_at = self
+                .rng
+                .with(|rng| lifetimes.soft_deadline(now, lifetimes.ike_soft, rng));
             est.expire_at = now.saturating_add(lifetimes.ike_hard);
         }
         self.emit_ike_keys();

@@ -216,7 +216,7 @@ impl IkeSa {
             );
             return;
         }
-        let nonce = self.rng.next_u32().to_be_bytes();
+        let nonce = self.rng.with(|rng| rng.next_u32().to_be_bytes());
         // M1 must exceed any ID known to be used: add the window size (§5.1).
         let sync = MessageIdSync {
             nonce,
@@ -229,7 +229,9 @@ impl IkeSa {
         }
         // Sync messages must not be fragmented (RFC 7383 §3).
         let header = self.core.header(ExchangeType::INFORMATIONAL, 0, false);
-        let packets = self.core.protect(&mut self.rng, &header, &inner, None);
+        let packets = self
+            .rng
+            .with(|rng| self.core.protect(rng, &header, &inner, None));
         self.start_outstanding(
             now,
             Sel::Current,
@@ -353,8 +355,8 @@ impl IkeSa {
         self.core.last_response = None;
         let header = self.core.header(ExchangeType::INFORMATIONAL, 0, true);
         let packets = self
-            .core
-            .protect(&mut self.rng, &header, &[answer.notify()], None);
+            .rng
+            .with(|rng| self.core.protect(rng, &header, &[answer.notify()], None));
         self.stats.responses_sent += 1;
         self.stats.ha_syncs_answered += 1;
         self.queue_packets(&packets, path);

@@ -91,7 +91,8 @@ impl IkeSa {
         };
         if mode == Retransmission::Timers && out.tries < policy.max_tries {
             out.tries += 1;
-            out.deadline = now.saturating_add(policy.jittered_timeout(out.tries, rng));
+            out.deadline =
+                now.saturating_add(rng.with(|rng| policy.jittered_timeout(out.tries, rng)));
             let packets = out.packets.clone();
             self.stats.retransmits += 1;
             self.queue_packets(
