@@ -301,7 +301,12 @@ impl IkeEndpoint {
 
     /// The next message to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.transmits.pop_front()
+        let transmit = self.transmits.pop_front();
+        if self.transmits.is_empty() {
+            // As in `IkeSa::poll_transmit`: most endpoints are idle clients.
+            self.transmits.shrink_to_fit();
+        }
+        transmit
     }
 
     /// The next event, with its SA.
