@@ -36,6 +36,21 @@ struct Negotiated {
     peer_mss: u16,
 }
 
+/// A reset `<SEQ=seq><CTL=RST>` to send, with ACK if `ack` is given (RFC 9293 §3.10.7).
+#[derive(Clone, Copy, Debug)]
+struct Reset {
+    seq: TcpSeqNumber,
+    /// The acknowledgment number, for a reset with ACK.
+    ack: Option<TcpSeqNumber>,
+}
+
+impl Reset {
+    /// A reset without ACK.
+    fn bare(seq: TcpSeqNumber) -> Self {
+        Self { seq, ack: None }
+    }
+}
+
 /// One TCP connection, sans IO.
 ///
 /// # Driving contract
@@ -73,7 +88,10 @@ pub struct Connection {
     /// When the first SYN went out, while it has not been retransmitted (Karn's rule).
     syn_sent_at: Option<SimTime>,
     syn_retries: u32,
-    rst_pending: Option<TcpRepr>,
+    /// A reset is due. Only its sequence and acknowledgment numbers are kept, not the
+    /// whole header (96 bytes): the ports are the connection's, and every connection pays
+    /// for this field (BENCHMARKS.md, "Memory per idle client").
+    rst_pending: Option<Reset>,
     ack_now: bool,
     keepalive_pending: bool,
     keepalive_probes: u32,
@@ -259,7 +277,7 @@ impl Connection {
             self.state,
             State::Closed | State::Listen | State::SynSent | State::TimeWait
         ) {
-            self.rst_pending = Some(self.rst(self.tx.snd_max(), None));
+            self.rst_pending = Some(Reset::bare(self.tx.snd_max()));
         }
         self.ack_now = false;
         if self.state != State::Closed {
@@ -446,9 +464,9 @@ impl Connection {
     }
 
     fn next_segment(&mut self, now: SimTime) -> Option<Segment> {
-        if let Some(repr) = self.rst_pending.take() {
+        if let Some(rst) = self.rst_pending.take() {
             return Some(Segment {
-                repr,
+                repr: TcpRepr::rst(self.local.port(), self.remote.port(), rst.seq, rst.ack),
                 payload: Vec::new(),
             });
         }
@@ -572,11 +590,6 @@ impl Connection {
         self.delack_count = 0;
         self.timers.stop(Timer::DelayedAck);
         Segment { repr, payload }
-    }
-
-    /// A bare reset `<SEQ=seq><CTL=RST>` (with ACK if `ack` is given).
-    fn rst(&self, seq: TcpSeqNumber, ack: Option<TcpSeqNumber>) -> TcpRepr {
-        TcpRepr::rst(self.local.port(), self.remote.port(), seq, ack)
     }
 
     /// Refreshes the user timeout and the statistics after every input.
