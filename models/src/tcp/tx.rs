@@ -148,11 +148,12 @@ impl Sender {
         }
     }
 
-    /// Fixes the negotiated parameters at the end of the handshake (ns-3 sets cwnd when the
-    /// SYN arrives).
-    pub(crate) fn set_params(&mut self, params: SenderParams) {
-        self.params = params;
-        self.cc = NewReno::new(params.smss, params.initial_window);
+    /// Fixes the MSS and the use of SACK negotiated in the handshake, and the initial
+    /// window that follows (ns-3 sets cwnd when the SYN arrives).
+    pub(crate) fn set_negotiated(&mut self, smss: u32, sack: bool) {
+        self.params.smss = smss;
+        self.params.sack = sack;
+        self.cc = NewReno::new(smss, self.params.initial_window);
     }
 
     /// Queues application data; returns how much fitted.

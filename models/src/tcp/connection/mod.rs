@@ -12,7 +12,7 @@ use super::rtt::RttEstimator;
 use super::rx::Receiver;
 use super::timer::{Timer, TimerTable};
 use super::tx::{Env, RtoOutcome, Sender, SenderParams, Xmit, ts_now};
-use super::{ConnectionError, Event, Segment, State, Stats, TcpConfig};
+use super::{ConnectionError, DelayedAck, Event, Keepalive, Segment, State, Stats, TcpConfig};
 use crate::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
 /// MSS assumed when the peer sends none (RFC 9293 §3.7.1, IPv4).
@@ -34,6 +34,51 @@ struct Negotiated {
     /// Both sides sent the window scale option.
     window_scale: bool,
     peer_mss: u16,
+}
+
+/// What a connection consults of its [`TcpConfig`] after it is created; the rest of the
+/// configuration is in the sender, the receiver and the RTT estimator.
+///
+/// Keeping only these instead of the whole configuration saves 48 bytes in every
+/// connection (BENCHMARKS.md, "Memory per idle client"). Sharing one configuration between
+/// connections would save more, but hosts hand each connection its own copy.
+#[derive(Clone, Debug)]
+struct Settings {
+    /// [`TcpConfig::mss`].
+    mss: u16,
+    /// What the SYN offers: [`TcpConfig::sack`], `timestamps` and `window_scale`.
+    sack: bool,
+    timestamps: bool,
+    window_scale: bool,
+    /// [`TcpConfig::cwnd_series`].
+    cwnd_series: bool,
+    /// [`TcpConfig::syn_retries`].
+    syn_retries: u32,
+    /// [`TcpConfig::delayed_ack`].
+    delayed_ack: Option<DelayedAck>,
+    /// [`TcpConfig::keepalive`].
+    keepalive: Option<Keepalive>,
+    /// [`TcpConfig::user_timeout`].
+    user_timeout: Option<SimDuration>,
+    /// [`TcpConfig::time_wait`].
+    time_wait: SimDuration,
+}
+
+impl Settings {
+    fn new(cfg: &TcpConfig) -> Self {
+        Self {
+            mss: cfg.mss,
+            sack: cfg.sack,
+            timestamps: cfg.timestamps,
+            window_scale: cfg.window_scale,
+            cwnd_series: cfg.cwnd_series,
+            syn_retries: cfg.syn_retries,
+            delayed_ack: cfg.delayed_ack,
+            keepalive: cfg.keepalive,
+            user_timeout: cfg.user_timeout,
+            time_wait: cfg.time_wait,
+        }
+    }
 }
 
 /// A reset `<SEQ=seq><CTL=RST>` to send, with ACK if `ack` is given (RFC 9293 §3.10.7).
@@ -71,7 +116,7 @@ impl Reset {
 /// or later than `now`.
 #[derive(Clone, Debug)]
 pub struct Connection {
-    cfg: TcpConfig,
+    cfg: Settings,
     local: SocketAddrV4,
     remote: SocketAddrV4,
     state: State,
@@ -151,7 +196,15 @@ impl Connection {
         state: State,
     ) -> Self {
         let rtt = RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max);
-        let params = sender_params(&cfg, cfg.mss, false);
+        let params = SenderParams {
+            smss: u32::from(cfg.mss),
+            initial_window: cfg.initial_window_segments,
+            sack: false,
+            nagle: cfg.nagle,
+            limited_transmit: cfg.limited_transmit,
+            ns3_reno_recovery: cfg.ns3_reno_recovery,
+            max_retransmissions: cfg.max_retransmissions,
+        };
         Self {
             tx: Sender::new(iss + 1, cfg.send_buffer, params, rtt),
             rx: Receiver::new(TcpSeqNumber(0), cfg.recv_buffer),
@@ -180,7 +233,7 @@ impl Connection {
             writable_wanted: false,
             close_queued: false,
             last_cc: (0, 0),
-            cfg,
+            cfg: Settings::new(&cfg),
         }
     }
 
@@ -387,7 +440,7 @@ impl Connection {
     /// RFC 2018 §2): each is used only if both sides offered it.
     fn take_syn(&mut self, syn: &TcpRepr) {
         self.irs = syn.seq_number;
-        self.rx = Receiver::new(syn.seq_number + 1, self.cfg.recv_buffer);
+        self.rx = Receiver::new(syn.seq_number + 1, self.rx.capacity());
         self.opts.peer_mss = syn.max_seg_size.unwrap_or(DEFAULT_MSS);
         self.opts.sack = self.cfg.sack && syn.sack_permitted;
         if let (true, Some(shift)) = (self.cfg.window_scale, syn.window_scale) {
@@ -408,7 +461,7 @@ impl Connection {
     /// The smallest shift that fits the receive buffer in the 16-bit field (as ns-3).
     fn our_window_shift(&self) -> u8 {
         let mut shift = 0;
-        while (self.cfg.recv_buffer >> shift) > MAX_WINDOW_FIELD as usize && shift < 14 {
+        while (self.rx.capacity() >> shift) > MAX_WINDOW_FIELD as usize && shift < 14 {
             shift += 1;
         }
         shift
@@ -428,8 +481,7 @@ impl Connection {
             .min(self.opts.peer_mss)
             .saturating_sub(ts)
             .max(1);
-        self.tx
-            .set_params(sender_params(&self.cfg, mss, self.opts.sack));
+        self.tx.set_negotiated(u32::from(mss), self.opts.sack);
         self.timers.stop(Timer::Retransmit);
         self.state = if self.close_queued {
             State::FinWait1
@@ -616,18 +668,6 @@ impl Connection {
             self.last_cc = cc;
             s.cwnd_series.push((now, cc.0, cc.1));
         }
-    }
-}
-
-fn sender_params(cfg: &TcpConfig, smss: u16, sack: bool) -> SenderParams {
-    SenderParams {
-        smss: u32::from(smss),
-        initial_window: cfg.initial_window_segments,
-        sack,
-        nagle: cfg.nagle,
-        limited_transmit: cfg.limited_transmit,
-        ns3_reno_recovery: cfg.ns3_reno_recovery,
-        max_retransmissions: cfg.max_retransmissions,
     }
 }
 
