@@ -108,7 +108,10 @@ pub(crate) struct Sender {
     /// No RTT samples until the ACK passes this (Karn's rule after an RTO, as ns-3 clears
     /// its RTT history).
     rtt_holdoff: Option<TcpSeqNumber>,
-    /// Transmissions decided during ACK or timer processing, to emit first.
+    /// Transmissions decided during ACK or timer processing, to emit first. Only loss
+    /// recovery and zero-window probes use it: `poll` returns what it decides directly,
+    /// and releases the buffer once drained, so that an idle connection keeps none
+    /// (BENCHMARKS.md, "Memory per idle client").
     outbox: VecDeque<Xmit>,
 }
 
@@ -480,28 +483,28 @@ impl Sender {
         self.cc.cwnd = self.cc.ssthresh;
         // (4.3) Retransmit the first segment presumed dropped, whatever cwnd says.
         if let Some((seq, _)) = self.board.head() {
-            self.retransmit(env, seq);
+            let x = self.retransmit(env, seq);
+            self.outbox.extend(x);
         }
     }
 
     /// ns-3 `DoRetransmit`: the next lost segment, else new data, else the head.
     fn do_retransmit(&mut self, env: &mut Env<'_>) {
-        match self.next_seg(false) {
+        let x = match self.next_seg(false) {
             Some(x) if x.seq < self.high_data() => self.retransmit(env, x.seq),
-            Some(x) => self.send_new(env, x),
-            None => {
-                if let Some((seq, _)) = self.board.head() {
-                    self.retransmit(env, seq);
-                }
-            }
-        }
+            Some(x) => Some(self.send_new(env, x)),
+            None => self
+                .board
+                .head()
+                .and_then(|(seq, _)| self.retransmit(env, seq)),
+        };
+        self.outbox.extend(x);
     }
 
-    /// Resends the scoreboard segment starting at `seq` now.
-    fn retransmit(&mut self, env: &mut Env<'_>, seq: TcpSeqNumber) {
-        let Some(len) = self.board.mark_retransmitted(seq) else {
-            return;
-        };
+    /// Resends the scoreboard segment starting at `seq` now; `None` if no segment starts
+    /// there.
+    fn retransmit(&mut self, env: &mut Env<'_>, seq: TcpSeqNumber) -> Option<Xmit> {
+        let len = self.board.mark_retransmitted(seq)?;
         env.stats.retransmits_total += 1;
         if self.state == CongState::Loss {
             env.stats.retransmits_rto += 1;
@@ -509,11 +512,11 @@ impl Sender {
             env.stats.retransmits_fast += 1;
         }
         let fin = self.fin_sent && seq + len as usize == self.data_end();
-        self.emit(env, Xmit { seq, len, fin });
+        Some(self.emit(env, Xmit { seq, len, fin }))
     }
 
     /// Sends previously unsent data (and the FIN with its last byte).
-    fn send_new(&mut self, env: &mut Env<'_>, x: Xmit) {
+    fn send_new(&mut self, env: &mut Env<'_>, x: Xmit) -> Xmit {
         if x.len > 0 {
             self.board.push(x.seq, x.len, env.now);
             env.stats.segments_sent += 1;
@@ -523,17 +526,18 @@ impl Sender {
         if fin {
             self.fin_sent = true;
         }
-        self.emit(env, Xmit { fin, ..x });
+        self.emit(env, Xmit { fin, ..x })
     }
 
-    fn emit(&mut self, env: &mut Env<'_>, x: Xmit) {
+    /// Accounts for sending `x` (SND.MAX, the retransmission timer) and returns it.
+    fn emit(&mut self, env: &mut Env<'_>, x: Xmit) -> Xmit {
         let end = x.seq + x.len as usize + usize::from(x.fin);
         self.snd_max = self.snd_max.max(end);
         // RFC 6298 §5.1: start the timer when sending data if it is not running.
         if !env.timers.is_set(Timer::Retransmit) {
             env.timers.set(Timer::Retransmit, env.now + self.rtt.rto());
         }
-        self.outbox.push_back(x);
+        x
     }
 
     /// RFC 6298 §5.3 on an ACK of new data: restart the timer (with a fresh RTO, dropping
@@ -583,6 +587,9 @@ impl Sender {
     /// SWS avoidance and Nagle (RFC 9293 §3.8.6.2.1, §3.7.4).
     pub(crate) fn poll(&mut self, env: &mut Env<'_>) -> Option<Xmit> {
         if let Some(x) = self.outbox.pop_front() {
+            if self.outbox.is_empty() {
+                self.outbox = VecDeque::new();
+            }
             return Some(x);
         }
         let window = self.snd_wnd.min(self.cc.cwnd);
@@ -611,11 +618,10 @@ impl Sender {
             ..next
         };
         if new_data {
-            self.send_new(env, x);
+            Some(self.send_new(env, x))
         } else {
-            self.retransmit(env, x.seq);
+            self.retransmit(env, x.seq)
         }
-        self.outbox.pop_front()
     }
 
     /// A bare FIN once all data is out; otherwise arms the persist timer when the peer's
@@ -623,15 +629,14 @@ impl Sender {
     fn poll_fin_or_persist(&mut self, env: &mut Env<'_>) -> Option<Xmit> {
         if self.fin_queued && !self.fin_sent && self.unsent() == 0 {
             let seq = self.data_end();
-            self.send_new(
+            return Some(self.send_new(
                 env,
                 Xmit {
                     seq,
                     len: 0,
                     fin: true,
                 },
-            );
-            return self.outbox.pop_front();
+            ));
         }
         if self.unsent() > 0 && !self.outstanding() && !env.timers.is_set(Timer::Persist) {
             env.timers
@@ -669,7 +674,7 @@ impl Sender {
                 .unsent()
                 .min(self.snd_wnd as usize)
                 .min(self.params.smss as usize) as u32;
-            self.send_new(
+            let x = self.send_new(
                 env,
                 Xmit {
                     seq,
@@ -677,6 +682,7 @@ impl Sender {
                     fin: false,
                 },
             );
+            self.outbox.push_back(x);
         }
     }
 
