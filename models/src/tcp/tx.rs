@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use sim::{SimDuration, SimTime};
 
-use super::Stats;
+use super::Counters;
 use super::congestion::NewReno;
 use super::rtt::RttEstimator;
 use super::scoreboard::{DUP_THRESH, Scoreboard};
@@ -29,7 +29,7 @@ const PERSIST_MAX: SimDuration = SimDuration::from_secs(60);
 pub(crate) struct Env<'a> {
     pub(crate) now: SimTime,
     pub(crate) timers: &'a mut TimerTable,
-    pub(crate) stats: &'a mut Stats,
+    pub(crate) stats: &'a mut Counters,
 }
 
 /// One segment to put on the wire: `len` bytes from `seq` (possibly none), and FIN.

@@ -12,7 +12,9 @@ use super::rtt::RttEstimator;
 use super::rx::Receiver;
 use super::timer::{Timer, TimerTable};
 use super::tx::{Env, RtoOutcome, Sender, SenderParams, Xmit, ts_now};
-use super::{ConnectionError, DelayedAck, Event, Keepalive, Segment, State, Stats, TcpConfig};
+use super::{
+    ConnectionError, Counters, DelayedAck, Event, Keepalive, Segment, State, Stats, TcpConfig,
+};
 use crate::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
 /// MSS assumed when the peer sends none (RFC 9293 §3.7.1, IPv4).
@@ -126,7 +128,7 @@ pub struct Connection {
     rx: Receiver,
     timers: TimerTable,
     events: VecDeque<Event>,
-    stats: Stats,
+    stats: Counters,
     opts: Negotiated,
     /// A SYN (in SYN-SENT) or SYN-ACK (in SYN-RECEIVED) is due.
     syn_pending: bool,
@@ -153,7 +155,6 @@ pub struct Connection {
     uto_una: TcpSeqNumber,
     writable_wanted: bool,
     close_queued: bool,
-    last_cc: (u32, u32),
 }
 
 impl Connection {
@@ -215,7 +216,7 @@ impl Connection {
             irs: TcpSeqNumber(0),
             timers: TimerTable::default(),
             events: VecDeque::new(),
-            stats: Stats::default(),
+            stats: Counters::default(),
             opts: Negotiated::default(),
             syn_pending: false,
             syn_sent_at: None,
@@ -232,7 +233,6 @@ impl Connection {
             uto_una: iss,
             writable_wanted: false,
             close_queued: false,
-            last_cc: (0, 0),
             cfg: Settings::new(&cfg),
         }
     }
@@ -252,9 +252,27 @@ impl Connection {
         self.state
     }
 
-    /// Counters and congestion state.
-    pub fn stats(&self) -> &Stats {
-        &self.stats
+    /// Counters and congestion state (the cwnd series, if recorded, is copied).
+    pub fn stats(&self) -> Stats {
+        let c = &self.stats;
+        Stats {
+            cwnd: self.tx.cc.cwnd,
+            ssthresh: self.tx.cc.ssthresh,
+            srtt: self.tx.rtt.srtt().unwrap_or_default(),
+            rttvar: self.tx.rtt.rttvar(),
+            rto: self.tx.rtt.rto(),
+            bytes_in_flight: self.tx.pipe(),
+            segments_sent: c.segments_sent,
+            bytes_sent: c.bytes_sent,
+            retransmits_fast: c.retransmits_fast,
+            retransmits_rto: c.retransmits_rto,
+            retransmits_total: c.retransmits_total,
+            dupacks_received: c.dupacks_received,
+            timeouts: c.timeouts,
+            bytes_acked: c.bytes_acked,
+            bytes_received: c.bytes_received,
+            cwnd_series: c.cwnd_series.clone(),
+        }
     }
 
     /// Queues `data` for sending; returns how many bytes fitted (0 once closing or closed).
@@ -650,7 +668,7 @@ impl Connection {
         Segment { repr, payload }
     }
 
-    /// Refreshes the user timeout and the statistics after every input.
+    /// Refreshes the user timeout and records the congestion window after every input.
     fn sync(&mut self, now: SimTime) {
         if let Some(uto) = self.cfg.user_timeout {
             let running = self.state != State::Closed && self.tx.outstanding();
@@ -661,18 +679,17 @@ impl Connection {
                 self.set_timer(Timer::UserTimeout, now, uto);
             }
         }
-        let s = &mut self.stats;
-        s.cwnd = self.tx.cc.cwnd;
-        s.ssthresh = self.tx.cc.ssthresh;
-        s.srtt = self.tx.rtt.srtt().unwrap_or_default();
-        s.rttvar = self.tx.rtt.rttvar();
-        s.rto = self.tx.rtt.rto();
-        s.bytes_in_flight = self.tx.pipe();
-        let cc = (s.cwnd, s.ssthresh);
         let synchronized = !matches!(self.state, State::SynSent | State::SynReceived);
-        if self.cfg.cwnd_series && cc != self.last_cc && synchronized {
-            self.last_cc = cc;
-            s.cwnd_series.push((now, cc.0, cc.1));
+        if self.cfg.cwnd_series && synchronized {
+            let (cwnd, ssthresh) = (self.tx.cc.cwnd, self.tx.cc.ssthresh);
+            let series = &mut self.stats.cwnd_series;
+            // A sample at every change.
+            if series
+                .last()
+                .is_none_or(|&(_, c, s)| (c, s) != (cwnd, ssthresh))
+            {
+                series.push((now, cwnd, ssthresh));
+            }
         }
     }
 }
