@@ -359,7 +359,7 @@ impl Sender {
         if ack < self.recover && self.state == CongState::Loss {
             // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until the ACK passes
             // the recovery point; slow start continues.
-            self.cc.on_ack(segs);
+            self.cc.on_ack(smss, segs);
             self.new_ack(env, true);
             return;
         }
@@ -394,7 +394,7 @@ impl Sender {
             self.cc.cwnd = self.cc.ssthresh;
         }
         if self.state == CongState::Open {
-            self.cc.on_ack(segs);
+            self.cc.on_ack(smss, segs);
             self.new_ack(env, true);
         }
     }
@@ -479,7 +479,7 @@ impl Sender {
             } else {
                 self.params.smss
             };
-        self.cc.ssthresh = self.cc.loss_ssthresh(flight);
+        self.cc.ssthresh = NewReno::loss_ssthresh(self.params.smss, flight);
         self.cc.cwnd = self.cc.ssthresh;
         // (4.3) Retransmit the first segment presumed dropped, whatever cwnd says.
         if let Some((seq, _)) = self.board.head() {
@@ -712,7 +712,7 @@ impl Sender {
         self.recover_active = true;
         self.rtt_holdoff = Some(self.high_data());
         // RFC 5681 eq. 4 with ns-3's pipe as FlightSize; LW = 1 segment (RFC 5681 §3.1).
-        self.cc.ssthresh = self.cc.loss_ssthresh(flight);
+        self.cc.ssthresh = NewReno::loss_ssthresh(self.params.smss, flight);
         self.cc.cwnd = self.params.smss;
         self.state = CongState::Loss;
         RtoOutcome::Retransmit
