@@ -505,7 +505,6 @@ impl Sender {
     /// there.
     fn retransmit(&mut self, env: &mut Env<'_>, seq: TcpSeqNumber) -> Option<Xmit> {
         let len = self.board.mark_retransmitted(seq)?;
-        env.stats.retransmits_total += 1;
         if self.state == CongState::Loss {
             env.stats.retransmits_rto += 1;
         } else {

@@ -266,7 +266,7 @@ impl Connection {
             bytes_sent: c.bytes_sent,
             retransmits_fast: c.retransmits_fast,
             retransmits_rto: c.retransmits_rto,
-            retransmits_total: c.retransmits_total,
+            retransmits_total: c.retransmits_fast + c.retransmits_rto,
             dupacks_received: c.dupacks_received,
             timeouts: c.timeouts,
             bytes_acked: c.bytes_acked,
@@ -742,3 +742,4 @@ mod tests {
         );
     }
 }
+
