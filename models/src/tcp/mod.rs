@@ -19,14 +19,15 @@
 //! `TcpClassicRecovery`), against which `models/tests/tcp_bulk.rs` validates bulk transfers.
 //!
 //! Layout: [`config`] (settings), `connection` (API, timers, segment output; its `input`
-//! submodule processes arrivals), `tx` (send side and loss recovery), `scoreboard`
-//! (RFC 6675 bookkeeping), `congestion` (cwnd arithmetic), `rtt` (RFC 6298 estimator), `rx`
-//! (reassembly and SACK generation), `timer` (deadlines), [`testing`] (a two-endpoint
-//! harness and a simulated bulk transfer).
+//! submodule processes arrivals), `events` (the application's event queue), `tx` (send side
+//! and loss recovery), `scoreboard` (RFC 6675 bookkeeping), `congestion` (cwnd arithmetic),
+//! `rtt` (RFC 6298 estimator), `rx` (reassembly and SACK generation), `timer` (deadlines),
+//! [`testing`] (a two-endpoint harness and a simulated bulk transfer).
 
 pub mod config;
 mod congestion;
 mod connection;
+mod events;
 mod rtt;
 mod rx;
 mod scoreboard;

@@ -236,7 +236,7 @@ impl Connection {
         let accepted = self.rx.accept(repr.seq_number, payload, fin);
         if accepted.delivered > 0 {
             self.stats.bytes_received += accepted.delivered as u64;
-            if self.events.back() != Some(&Event::Readable) {
+            if self.events.back() != Some(Event::Readable) {
                 self.events.push_back(Event::Readable);
             }
         }

@@ -1,13 +1,13 @@
 //! The connection: RFC 9293 §3.10 event processing, option negotiation, segment building and
 //! the timers that are not the sender's.
 
-use std::collections::VecDeque;
 use std::net::SocketAddrV4;
 
 use sim::{SimDuration, SimTime};
 
 mod input;
 
+use super::events::EventQueue;
 use super::rtt::RttEstimator;
 use super::rx::Receiver;
 use super::timer::{Timer, TimerTable};
@@ -127,7 +127,7 @@ pub struct Connection {
     tx: Sender,
     rx: Receiver,
     timers: TimerTable,
-    events: VecDeque<Event>,
+    events: EventQueue,
     stats: Counters,
     opts: Negotiated,
     /// A SYN (in SYN-SENT) or SYN-ACK (in SYN-RECEIVED) is due.
@@ -215,7 +215,7 @@ impl Connection {
             iss,
             irs: TcpSeqNumber(0),
             timers: TimerTable::default(),
-            events: VecDeque::new(),
+            events: EventQueue::default(),
             stats: Counters::default(),
             opts: Negotiated::default(),
             syn_pending: false,
@@ -358,13 +358,7 @@ impl Connection {
 
     /// The next event for the application.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front();
-        if self.events.is_empty() {
-            // Events come a few per input: an idle connection should not keep the buffer
-            // (BENCHMARKS.md, "Memory per idle client").
-            self.events.shrink_to_fit();
-        }
-        event
+        self.events.pop_front()
     }
 
     /// The earliest deadline at which [`Connection::handle_timeout`] must be called.
@@ -702,7 +696,7 @@ mod tests {
     impl Connection {
         /// Heap bytes held, counting buffer capacities.
         fn heap_bytes(&self) -> usize {
-            self.events.capacity() * size_of::<Event>()
+            self.events.heap_bytes()
                 + self.stats.cwnd_series.capacity() * size_of::<(SimTime, u32, u32)>()
                 + self.tx.heap_bytes()
                 + self.rx.heap_bytes()
@@ -742,4 +736,3 @@ mod tests {
         );
     }
 }
-
