@@ -75,7 +75,7 @@ impl Connection {
         let rst = repr.control == TcpControl::Rst;
         if let Some(ka) = self
             .cfg
-            .keepalive
+            .keepalive()
             .filter(|_| self.timers.is_set(Timer::Keepalive))
         {
             self.keepalive_probes = 0;
