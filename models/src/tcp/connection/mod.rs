@@ -53,8 +53,6 @@ struct Settings {
     sack: bool,
     timestamps: bool,
     window_scale: bool,
-    /// [`TcpConfig::cwnd_series`].
-    cwnd_series: bool,
     /// [`TcpConfig::syn_retries`].
     syn_retries: u32,
     /// [`TcpConfig::delayed_ack`].
@@ -82,7 +80,6 @@ impl Settings {
             sack: cfg.sack,
             timestamps: cfg.timestamps,
             window_scale: cfg.window_scale,
-            cwnd_series: cfg.cwnd_series,
             syn_retries: cfg.syn_retries,
             delayed_ack: cfg.delayed_ack,
             time_wait: cfg.time_wait,
@@ -239,7 +236,10 @@ impl Connection {
             irs: TcpSeqNumber(0),
             timers: TimerTable::default(),
             events: EventQueue::default(),
-            stats: Counters::default(),
+            stats: Counters {
+                cwnd_series: cfg.cwnd_series.then(Box::default),
+                ..Counters::default()
+            },
             opts: Negotiated::default(),
             syn_pending: false,
             syn_sent_at: None,
@@ -294,7 +294,7 @@ impl Connection {
             timeouts: c.timeouts,
             bytes_acked: c.bytes_acked,
             bytes_received: c.bytes_received,
-            cwnd_series: c.cwnd_series.clone(),
+            cwnd_series: c.cwnd_series.as_deref().cloned().unwrap_or_default(),
         }
     }
 
@@ -697,9 +697,10 @@ impl Connection {
             }
         }
         let synchronized = !matches!(self.state, State::SynSent | State::SynReceived);
-        if self.cfg.cwnd_series && synchronized {
+        if let Some(series) = &mut self.stats.cwnd_series
+            && synchronized
+        {
             let (cwnd, ssthresh) = (self.tx.cc.cwnd, self.tx.cc.ssthresh);
-            let series = &mut self.stats.cwnd_series;
             // A sample at every change.
             if series
                 .last()
@@ -725,7 +726,10 @@ mod tests {
                     .watchdogs
                     .as_ref()
                     .map_or(0, |_| size_of::<Watchdogs>())
-                + self.stats.cwnd_series.capacity() * size_of::<(SimTime, u32, u32)>()
+                + self.stats.cwnd_series.as_ref().map_or(0, |series| {
+                    size_of::<Vec<(SimTime, u32, u32)>>()
+                        + series.capacity() * size_of::<(SimTime, u32, u32)>()
+                })
                 + self.tx.heap_bytes()
                 + self.rx.heap_bytes()
         }
