@@ -761,8 +761,10 @@ mod tests {
             );
             assert_eq!(heap, 0, "{side:?}: {heap} heap bytes");
         }
+        // Every connection is this big, idle or not (BENCHMARKS.md, "Memory per idle
+        // client"): 608 bytes with rustc 1.95, 976 before rarely used state was boxed.
         assert!(
-            size_of::<Connection>() <= 1024,
+            size_of::<Connection>() <= 640,
             "{}",
             size_of::<Connection>()
         );
