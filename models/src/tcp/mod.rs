@@ -19,14 +19,15 @@
 //! `TcpClassicRecovery`), against which `models/tests/tcp_bulk.rs` validates bulk transfers.
 //!
 //! Layout: [`config`] (settings), `connection` (API, timers, segment output; its `input`
-//! submodule processes arrivals), `tx` (send side and loss recovery), `scoreboard`
-//! (RFC 6675 bookkeeping), `congestion` (cwnd arithmetic), `rtt` (RFC 6298 estimator), `rx`
-//! (reassembly and SACK generation), `timer` (deadlines), [`testing`] (a two-endpoint
-//! harness and a simulated bulk transfer).
+//! submodule processes arrivals), `events` (the application's event queue), `tx` (send side
+//! and loss recovery), `scoreboard` (RFC 6675 bookkeeping), `congestion` (cwnd arithmetic),
+//! `rtt` (RFC 6298 estimator), `rx` (reassembly and SACK generation), `timer` (deadlines),
+//! [`testing`] (a two-endpoint harness and a simulated bulk transfer).
 
 pub mod config;
 mod congestion;
 mod connection;
+mod events;
 mod rtt;
 mod rx;
 mod scoreboard;
@@ -144,6 +145,30 @@ pub struct Stats {
     pub bytes_received: u64,
     /// `(time, cwnd, ssthresh)` at every change, if [`TcpConfig::cwnd_series`] is set.
     pub cwnd_series: Vec<(SimTime, u32, u32)>,
+}
+
+/// The counters of [`Stats`], which is all a connection stores of it: `Connection::stats`
+/// reads the congestion state from the sender when asked instead of copying it after every
+/// input, and adds up `retransmits_total`. With the series boxed, that is 72 bytes in every
+/// connection instead of 136 (BENCHMARKS.md, "Memory per idle client"). Fields as in
+/// [`Stats`], except the series.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) segments_sent: u64,
+    pub(crate) bytes_sent: u64,
+    pub(crate) retransmits_fast: u64,
+    pub(crate) retransmits_rto: u64,
+    pub(crate) dupacks_received: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) bytes_acked: u64,
+    pub(crate) bytes_received: u64,
+    /// The cwnd series, if [`TcpConfig::cwnd_series`] is set; boxed, as it is off by
+    /// default.
+    #[expect(
+        clippy::box_collection,
+        reason = "8 bytes in every connection instead of 24, for a series rarely recorded"
+    )]
+    pub(crate) cwnd_series: Option<Box<Vec<(SimTime, u32, u32)>>>,
 }
 
 /// The reset to send for a segment that matches no connection and no listener

@@ -35,13 +35,25 @@ pub(crate) struct Receiver {
     /// In-order bytes the application has not read.
     readable: VecDeque<u8>,
     capacity: usize,
-    /// Out-of-order data, non-overlapping and non-adjacent, keyed by stream offset.
-    ooo: BTreeMap<u64, Vec<u8>>,
-    /// Keys of `ooo` in the order to report them as SACK blocks, most recent first.
-    sack_order: Vec<u64>,
+    /// Out-of-order data, if there is a gap.
+    ooo: Option<Box<Reassembly>>,
     /// Stream offset of the peer's FIN, once seen.
     fin_off: Option<u64>,
     fin_done: bool,
+}
+
+/// Out-of-order data, and the order to report it in.
+///
+/// Boxed, created by the first out-of-order segment and dropped when the last gap closes:
+/// most connections never see loss or reordering, and an idle one should carry neither the
+/// map and the list inline (48 bytes instead of 8) nor the map's emptied node (BENCHMARKS.md,
+/// "Memory per idle client").
+#[derive(Clone, Debug, Default)]
+struct Reassembly {
+    /// Non-overlapping, non-adjacent blocks keyed by stream offset; never empty.
+    blocks: BTreeMap<u64, Vec<u8>>,
+    /// Keys of `blocks` in the order to report them as SACK blocks, most recent first.
+    sack_order: Vec<u64>,
 }
 
 impl Receiver {
@@ -52,8 +64,7 @@ impl Receiver {
             nxt_off: 0,
             readable: VecDeque::new(),
             capacity,
-            ooo: BTreeMap::new(),
-            sack_order: Vec::new(),
+            ooo: None,
             fin_off: None,
             fin_done: false,
         }
@@ -84,8 +95,11 @@ impl Receiver {
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
         self.readable.capacity()
-            + self.ooo.values().map(Vec::capacity).sum::<usize>()
-            + self.sack_order.capacity() * size_of::<u64>()
+            + self.ooo.as_ref().map_or(0, |ooo| {
+                size_of::<Reassembly>()
+                    + ooo.blocks.values().map(Vec::capacity).sum::<usize>()
+                    + ooo.sack_order.capacity() * size_of::<u64>()
+            })
     }
 
     /// Copies in-order bytes out; frees memory once drained.
@@ -135,7 +149,7 @@ impl Receiver {
             out.filled_gap = self.nxt_off > before + (hi - lo) as u64;
         }
         self.take_fin();
-        out.gap = !self.ooo.is_empty();
+        out.gap = self.ooo.is_some();
         out
     }
 
@@ -154,7 +168,10 @@ impl Receiver {
 
     /// Moves out-of-order data that now starts at or below RCV.NXT into the readable buffer.
     fn drain_ooo(&mut self) {
-        while let Some(entry) = self.ooo.first_entry() {
+        let Some(mut ooo) = self.ooo.take() else {
+            return;
+        };
+        while let Some(entry) = ooo.blocks.first_entry() {
             let start = *entry.key();
             if start > self.nxt_off {
                 break;
@@ -166,18 +183,22 @@ impl Receiver {
                 self.advance((data.len() - skip) as u64);
             }
         }
-        let nxt_off = self.nxt_off;
-        self.sack_order.retain(|k| *k > nxt_off);
+        if !ooo.blocks.is_empty() {
+            let nxt_off = self.nxt_off;
+            ooo.sack_order.retain(|k| *k > nxt_off);
+            self.ooo = Some(ooo);
+        }
     }
 
     /// Stores `data` at stream offset `start`, merging with overlapping or adjacent blocks;
     /// the merged block becomes the most recent SACK block. Returns whether any byte was new.
     fn insert_ooo(&mut self, mut start: u64, data: &[u8]) -> bool {
         let mut end = start + data.len() as u64;
+        let ooo = self.ooo.get_or_insert_default();
         // Blocks that touch [start, end]: the one before start (if it reaches start) and
         // every block starting up to end.
-        let touching: Vec<u64> = self
-            .ooo
+        let touching: Vec<u64> = ooo
+            .blocks
             .range(..=end)
             .rev()
             .take_while(|(k, v)| **k + v.len() as u64 >= start)
@@ -185,14 +206,14 @@ impl Receiver {
             .collect();
         let covered = touching.len() == 1 && {
             let k = touching[0];
-            k <= start && k + self.ooo[&k].len() as u64 >= end
+            k <= start && k + ooo.blocks[&k].len() as u64 >= end
         };
         if covered {
             return false;
         }
         let mut merged = data.to_vec();
         for key in touching {
-            let block = self.ooo.remove(&key).expect("key listed above");
+            let block = ooo.blocks.remove(&key).expect("key listed above");
             let block_end = key + block.len() as u64;
             if key < start {
                 let mut front = block[..(start - key) as usize].to_vec();
@@ -205,12 +226,11 @@ impl Receiver {
                 end = block_end;
             }
         }
-        self.ooo.insert(start, merged);
-        let ooo = &self.ooo;
-        self.sack_order
-            .retain(|k| *k != start && ooo.contains_key(k));
-        self.sack_order.insert(0, start);
-        self.sack_order.truncate(MAX_SACK_BLOCKS);
+        ooo.blocks.insert(start, merged);
+        let Reassembly { blocks, sack_order } = &mut **ooo;
+        sack_order.retain(|k| *k != start && blocks.contains_key(k));
+        sack_order.insert(0, start);
+        sack_order.truncate(MAX_SACK_BLOCKS);
         true
     }
 
@@ -218,8 +238,11 @@ impl Receiver {
     /// segment first, then other recently reported blocks.
     pub(crate) fn sack_blocks(&self) -> [Option<(u32, u32)>; MAX_SACK_BLOCKS] {
         let mut out = [None; MAX_SACK_BLOCKS];
-        for (slot, key) in out.iter_mut().zip(&self.sack_order) {
-            let len = self.ooo[key].len();
+        let Some(ooo) = &self.ooo else {
+            return out;
+        };
+        for (slot, key) in out.iter_mut().zip(&ooo.sack_order) {
+            let len = ooo.blocks[key].len();
             let left = self.nxt + (key - self.nxt_off) as usize;
             *slot = Some((left.0, (left + len).0));
         }

@@ -359,16 +359,8 @@ pub fn bulk_transfer(params: &BulkParams) -> Result<BulkResult, RunError> {
     let counters = &sim.links().next().expect("one link").counters[0].clone();
     Ok(BulkResult {
         completion: rx.done_at.map(|t| t.since_start()),
-        sender: tx
-            .conn
-            .as_ref()
-            .map(|c| c.stats().clone())
-            .unwrap_or_default(),
-        receiver: rx
-            .conn
-            .as_ref()
-            .map(|c| c.stats().clone())
-            .unwrap_or_default(),
+        sender: tx.conn.as_ref().map(|c| c.stats()).unwrap_or_default(),
+        receiver: rx.conn.as_ref().map(|c| c.stats()).unwrap_or_default(),
         queue_drops: counters.dropped_queue,
         wire_losses: counters.dropped_loss,
     })

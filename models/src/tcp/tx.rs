@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 
 use sim::{SimDuration, SimTime};
 
-use super::Stats;
+use super::Counters;
 use super::congestion::NewReno;
 use super::rtt::RttEstimator;
 use super::scoreboard::{DUP_THRESH, Scoreboard};
@@ -29,7 +29,7 @@ const PERSIST_MAX: SimDuration = SimDuration::from_secs(60);
 pub(crate) struct Env<'a> {
     pub(crate) now: SimTime,
     pub(crate) timers: &'a mut TimerTable,
-    pub(crate) stats: &'a mut Stats,
+    pub(crate) stats: &'a mut Counters,
 }
 
 /// One segment to put on the wire: `len` bytes from `seq` (possibly none), and FIN.
@@ -108,8 +108,15 @@ pub(crate) struct Sender {
     /// No RTT samples until the ACK passes this (Karn's rule after an RTO, as ns-3 clears
     /// its RTT history).
     rtt_holdoff: Option<TcpSeqNumber>,
-    /// Transmissions decided during ACK or timer processing, to emit first.
-    outbox: VecDeque<Xmit>,
+    /// Transmissions decided during ACK or timer processing, to emit first; never empty.
+    /// Only loss recovery and zero-window probes need it (`poll` returns what it decides
+    /// directly), so it is boxed and dropped once drained: 8 bytes in every connection
+    /// instead of 32 plus a buffer (BENCHMARKS.md, "Memory per idle client").
+    #[expect(
+        clippy::box_collection,
+        reason = "8 bytes in every connection instead of 32, for a queue rarely used"
+    )]
+    outbox: Option<Box<VecDeque<Xmit>>>,
 }
 
 impl Sender {
@@ -144,15 +151,16 @@ impl Sender {
             timeouts: 0,
             persist_backoff: 0,
             rtt_holdoff: None,
-            outbox: VecDeque::new(),
+            outbox: None,
         }
     }
 
-    /// Fixes the negotiated parameters at the end of the handshake (ns-3 sets cwnd when the
-    /// SYN arrives).
-    pub(crate) fn set_params(&mut self, params: SenderParams) {
-        self.params = params;
-        self.cc = NewReno::new(params.smss, params.initial_window);
+    /// Fixes the MSS and the use of SACK negotiated in the handshake, and the initial
+    /// window that follows (ns-3 sets cwnd when the SYN arrives).
+    pub(crate) fn set_negotiated(&mut self, smss: u32, sack: bool) {
+        self.params.smss = smss;
+        self.params.sack = sack;
+        self.cc = NewReno::new(smss, self.params.initial_window);
     }
 
     /// Queues application data; returns how much fitted.
@@ -355,7 +363,7 @@ impl Sender {
         if ack < self.recover && self.state == CongState::Loss {
             // RFC 6582 §3.2 step 2 / RFC 6675 §5.1: no new recovery until the ACK passes
             // the recovery point; slow start continues.
-            self.cc.on_ack(segs);
+            self.cc.on_ack(smss, segs);
             self.new_ack(env, true);
             return;
         }
@@ -390,7 +398,7 @@ impl Sender {
             self.cc.cwnd = self.cc.ssthresh;
         }
         if self.state == CongState::Open {
-            self.cc.on_ack(segs);
+            self.cc.on_ack(smss, segs);
             self.new_ack(env, true);
         }
     }
@@ -475,44 +483,51 @@ impl Sender {
             } else {
                 self.params.smss
             };
-        self.cc.ssthresh = self.cc.loss_ssthresh(flight);
+        self.cc.ssthresh = NewReno::loss_ssthresh(self.params.smss, flight);
         self.cc.cwnd = self.cc.ssthresh;
         // (4.3) Retransmit the first segment presumed dropped, whatever cwnd says.
-        if let Some((seq, _)) = self.board.head() {
-            self.retransmit(env, seq);
+        if let Some((seq, _)) = self.board.head()
+            && let Some(x) = self.retransmit(env, seq)
+        {
+            self.defer(x);
         }
     }
 
     /// ns-3 `DoRetransmit`: the next lost segment, else new data, else the head.
     fn do_retransmit(&mut self, env: &mut Env<'_>) {
-        match self.next_seg(false) {
+        let x = match self.next_seg(false) {
             Some(x) if x.seq < self.high_data() => self.retransmit(env, x.seq),
-            Some(x) => self.send_new(env, x),
-            None => {
-                if let Some((seq, _)) = self.board.head() {
-                    self.retransmit(env, seq);
-                }
-            }
+            Some(x) => Some(self.send_new(env, x)),
+            None => self
+                .board
+                .head()
+                .and_then(|(seq, _)| self.retransmit(env, seq)),
+        };
+        if let Some(x) = x {
+            self.defer(x);
         }
     }
 
-    /// Resends the scoreboard segment starting at `seq` now.
-    fn retransmit(&mut self, env: &mut Env<'_>, seq: TcpSeqNumber) {
-        let Some(len) = self.board.mark_retransmitted(seq) else {
-            return;
-        };
-        env.stats.retransmits_total += 1;
+    /// Queues `x` for `poll`, after the transmissions queued before.
+    fn defer(&mut self, x: Xmit) {
+        self.outbox.get_or_insert_default().push_back(x);
+    }
+
+    /// Resends the scoreboard segment starting at `seq` now; `None` if no segment starts
+    /// there.
+    fn retransmit(&mut self, env: &mut Env<'_>, seq: TcpSeqNumber) -> Option<Xmit> {
+        let len = self.board.mark_retransmitted(seq)?;
         if self.state == CongState::Loss {
             env.stats.retransmits_rto += 1;
         } else {
             env.stats.retransmits_fast += 1;
         }
         let fin = self.fin_sent && seq + len as usize == self.data_end();
-        self.emit(env, Xmit { seq, len, fin });
+        Some(self.emit(env, Xmit { seq, len, fin }))
     }
 
     /// Sends previously unsent data (and the FIN with its last byte).
-    fn send_new(&mut self, env: &mut Env<'_>, x: Xmit) {
+    fn send_new(&mut self, env: &mut Env<'_>, x: Xmit) -> Xmit {
         if x.len > 0 {
             self.board.push(x.seq, x.len, env.now);
             env.stats.segments_sent += 1;
@@ -522,17 +537,18 @@ impl Sender {
         if fin {
             self.fin_sent = true;
         }
-        self.emit(env, Xmit { fin, ..x });
+        self.emit(env, Xmit { fin, ..x })
     }
 
-    fn emit(&mut self, env: &mut Env<'_>, x: Xmit) {
+    /// Accounts for sending `x` (SND.MAX, the retransmission timer) and returns it.
+    fn emit(&mut self, env: &mut Env<'_>, x: Xmit) -> Xmit {
         let end = x.seq + x.len as usize + usize::from(x.fin);
         self.snd_max = self.snd_max.max(end);
         // RFC 6298 §5.1: start the timer when sending data if it is not running.
         if !env.timers.is_set(Timer::Retransmit) {
             env.timers.set(Timer::Retransmit, env.now + self.rtt.rto());
         }
-        self.outbox.push_back(x);
+        x
     }
 
     /// RFC 6298 §5.3 on an ACK of new data: restart the timer (with a fresh RTO, dropping
@@ -581,8 +597,12 @@ impl Sender {
     /// `SendPendingData` (RFC 6675 §5 (C)): send while `cwnd - pipe` allows, with sender
     /// SWS avoidance and Nagle (RFC 9293 §3.8.6.2.1, §3.7.4).
     pub(crate) fn poll(&mut self, env: &mut Env<'_>) -> Option<Xmit> {
-        if let Some(x) = self.outbox.pop_front() {
-            return Some(x);
+        if let Some(outbox) = &mut self.outbox {
+            let x = outbox.pop_front();
+            if outbox.is_empty() {
+                self.outbox = None;
+            }
+            return x;
         }
         let window = self.snd_wnd.min(self.cc.cwnd);
         let available = window.saturating_sub(self.board.pipe());
@@ -610,11 +630,10 @@ impl Sender {
             ..next
         };
         if new_data {
-            self.send_new(env, x);
+            Some(self.send_new(env, x))
         } else {
-            self.retransmit(env, x.seq);
+            self.retransmit(env, x.seq)
         }
-        self.outbox.pop_front()
     }
 
     /// A bare FIN once all data is out; otherwise arms the persist timer when the peer's
@@ -622,15 +641,14 @@ impl Sender {
     fn poll_fin_or_persist(&mut self, env: &mut Env<'_>) -> Option<Xmit> {
         if self.fin_queued && !self.fin_sent && self.unsent() == 0 {
             let seq = self.data_end();
-            self.send_new(
+            return Some(self.send_new(
                 env,
                 Xmit {
                     seq,
                     len: 0,
                     fin: true,
                 },
-            );
-            return self.outbox.pop_front();
+            ));
         }
         if self.unsent() > 0 && !self.outstanding() && !env.timers.is_set(Timer::Persist) {
             env.timers
@@ -655,7 +673,7 @@ impl Sender {
             // The probe is not recorded as sent: if the receiver takes the byte, the ACK
             // covers it and the send buffer moves past it.
             self.snd_max = self.snd_max.max(seq + 1);
-            self.outbox.push_back(Xmit {
+            self.defer(Xmit {
                 seq,
                 len: 1,
                 fin: false,
@@ -668,7 +686,7 @@ impl Sender {
                 .unsent()
                 .min(self.snd_wnd as usize)
                 .min(self.params.smss as usize) as u32;
-            self.send_new(
+            let x = self.send_new(
                 env,
                 Xmit {
                     seq,
@@ -676,6 +694,7 @@ impl Sender {
                     fin: false,
                 },
             );
+            self.defer(x);
         }
     }
 
@@ -705,7 +724,7 @@ impl Sender {
         self.recover_active = true;
         self.rtt_holdoff = Some(self.high_data());
         // RFC 5681 eq. 4 with ns-3's pipe as FlightSize; LW = 1 segment (RFC 5681 §3.1).
-        self.cc.ssthresh = self.cc.loss_ssthresh(flight);
+        self.cc.ssthresh = NewReno::loss_ssthresh(self.params.smss, flight);
         self.cc.cwnd = self.params.smss;
         self.state = CongState::Loss;
         RtoOutcome::Retransmit
@@ -713,7 +732,10 @@ impl Sender {
 
     #[cfg(test)]
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.buf.capacity() + self.outbox.capacity() * size_of::<Xmit>() + self.board.heap_bytes()
+        let outbox = self.outbox.as_ref().map_or(0, |outbox| {
+            size_of::<VecDeque<Xmit>>() + outbox.capacity() * size_of::<Xmit>()
+        });
+        self.buf.capacity() + outbox + self.board.heap_bytes()
     }
 
     /// Releases buffer memory once it is mostly drained.

@@ -3,7 +3,7 @@
 
 use sim::SimTime;
 
-use super::Connection;
+use super::{Connection, Reset};
 use crate::tcp::timer::Timer;
 use crate::tcp::tx::Env;
 use crate::tcp::{ConnectionError, Event, State, reset_for};
@@ -14,7 +14,11 @@ impl Connection {
     pub fn handle_segment(&mut self, now: SimTime, repr: &TcpRepr, payload: &[u8]) {
         match self.state {
             State::Closed | State::Listen => {
-                self.rst_pending = reset_for(repr, payload.len());
+                // The segment is for our 4-tuple, so the reset's ports are ours.
+                self.rst_pending = reset_for(repr, payload.len()).map(|rst| Reset {
+                    seq: rst.seq_number,
+                    ack: rst.ack_number,
+                });
             }
             State::SynSent => self.on_syn_sent(now, repr),
             _ => self.on_synchronized(now, repr, payload),
@@ -28,7 +32,7 @@ impl Connection {
         if let Some(ack) = repr.ack_number {
             if ack != self.iss + 1 {
                 if !rst {
-                    self.rst_pending = Some(self.rst(ack, None));
+                    self.rst_pending = Some(Reset::bare(ack));
                 }
                 return;
             }
@@ -71,7 +75,7 @@ impl Connection {
         let rst = repr.control == TcpControl::Rst;
         if let Some(ka) = self
             .cfg
-            .keepalive
+            .keepalive()
             .filter(|_| self.timers.is_set(Timer::Keepalive))
         {
             self.keepalive_probes = 0;
@@ -147,7 +151,7 @@ impl Connection {
     fn on_handshake_ack(&mut self, now: SimTime, repr: &TcpRepr) -> bool {
         let ack = repr.ack_number.expect("checked by the caller");
         if ack != self.iss + 1 {
-            self.rst_pending = Some(self.rst(ack, None));
+            self.rst_pending = Some(Reset::bare(ack));
             return false;
         }
         self.handshake_rtt(now, repr);
@@ -232,7 +236,7 @@ impl Connection {
         let accepted = self.rx.accept(repr.seq_number, payload, fin);
         if accepted.delivered > 0 {
             self.stats.bytes_received += accepted.delivered as u64;
-            if self.events.back() != Some(&Event::Readable) {
+            if self.events.back() != Some(Event::Readable) {
                 self.events.push_back(Event::Readable);
             }
         }
