@@ -448,7 +448,7 @@ impl IkeSpec {
         let connect = match (self.role, self.peer) {
             (IkeRole::Initiator, Some(peer)) => Some(Connect {
                 peer,
-                config: c,
+                config: c.into(),
                 start: self.start.start(),
             }),
             (IkeRole::Initiator, None) => return Err("ike: an initiator needs `peer`".into()),

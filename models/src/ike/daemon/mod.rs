@@ -42,6 +42,7 @@ mod tcp;
 use crate::small_map::{SmallMap, SmallSet};
 use std::any::Any;
 use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
 
 use sim::{SimDuration, SimTime};
 
@@ -54,7 +55,7 @@ pub use self::policy::{
 use self::tcp::TcpConn;
 use super::sa::{
     ChildSaId, ChildSaKeys, EndpointConfig, IkeConfig, IkeEndpoint, IkeEvent, NAT_T_PORT,
-    NatStatus, Retransmission, SaId, Transmit,
+    NatStatus, Retransmission, SaId, TcpOverrides, Transmit,
 };
 use super::wire::AddressRange;
 use crate::CryptoMode;
@@ -74,8 +75,8 @@ const IKE_PORT: u16 = 500;
 pub struct Connect {
     /// The responder's address.
     pub peer: Ipv4Addr,
-    /// The SA's configuration.
-    pub config: IkeConfig,
+    /// The SA's configuration, shared by the SAs the daemon starts.
+    pub config: Rc<IkeConfig>,
     /// When to start.
     pub start: Start,
 }
@@ -101,7 +102,7 @@ impl IkeDaemonConfig {
             c.crypto = mode;
         }
         if let Some(c) = self.connect.as_mut() {
-            c.config.crypto = mode;
+            Rc::make_mut(&mut c.config).crypto = mode;
         }
         self
     }
@@ -469,7 +470,7 @@ impl IkeDaemon {
                 let rng = host.stream("ike-sa-0");
                 let local = SocketAddrV4::new(local, IKE_PORT);
                 let remote = SocketAddrV4::new(peer, IKE_PORT);
-                let sa = endpoint.connect(now, config.clone(), rng, local, remote);
+                let sa = endpoint.connect(now, config.clone(), None, rng, local, remote);
                 if let Some(o) = self.originator.as_mut() {
                     o.udp_sa = Some(sa);
                 }
@@ -516,13 +517,15 @@ impl IkeDaemon {
         else {
             return;
         };
-        let mut config = c.config.clone();
-        if self.transport.retransmit == TcpRetransmit::Compliant {
-            config.retransmit.mode = Retransmission::Off;
-        }
-        config.nat_t_port_float = false;
-        config.fragmentation.send = self.transport.fragment;
-        config.init_error = self.transport.init_error;
+        let config = c.config.clone();
+        let tcp = TcpOverrides {
+            retransmission: match self.transport.retransmit {
+                TcpRetransmit::Compliant => Retransmission::Off,
+                TcpRetransmit::Timers => config.retransmit.mode,
+            },
+            fragment_send: self.transport.fragment,
+            init_error: self.transport.init_error,
+        };
         let Some(conn) = self.tcp_open(host, peer, false) else {
             return;
         };
@@ -533,7 +536,7 @@ impl IkeDaemon {
             return;
         };
         let rng = host.stream("ike-sa-tcp");
-        let sa = endpoint.connect(now, config, rng, local, peer);
+        let sa = endpoint.connect(now, config, Some(tcp), rng, local, peer);
         self.tcp_sas.insert(sa);
         self.sa_conn.insert(sa, conn);
         if let Some(o) = self.originator.as_mut() {

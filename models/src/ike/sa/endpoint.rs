@@ -21,7 +21,9 @@ use sim::{RootSeed, SimRng, SimTime, StreamKey};
 use super::ike_sa::Path;
 use super::init::{InitRefused, stateless_answer};
 use super::puzzle;
-use super::{AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, SaReplica, Transmit};
+use super::{
+    AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, SaReplica, TcpOverrides, Transmit,
+};
 use crate::ike::crypto::{CookieInput, CookieSecret};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
 
@@ -177,16 +179,18 @@ impl IkeEndpoint {
         }
     }
 
-    /// Starts an SA as initiator; `rng` is its own keyed stream.
+    /// Starts an SA as initiator; `rng` is its own keyed stream. `tcp` says how an SA over
+    /// TCP departs from `config` (which the SAs of one daemon share).
     pub fn connect(
         &mut self,
         now: SimTime,
-        config: IkeConfig,
+        config: impl Into<Rc<IkeConfig>>,
+        tcp: Option<TcpOverrides>,
         rng: SimRng,
         local: SocketAddrV4,
         remote: SocketAddrV4,
     ) -> SaId {
-        let sa = IkeSa::initiate(now, config, rng, local, remote);
+        let sa = IkeSa::initiate(now, config.into(), tcp, rng, local, remote);
         self.insert(now, sa)
     }
 

@@ -19,8 +19,8 @@ use super::mobike::{Mobike, MobikeTask};
 use super::sync::{PeerSync, Restored};
 use super::timers::{Timer, TimerTable};
 use super::{
-    ChildSaKeys, FailReason, HaSyncSupport, IkeConfig, IkeEvent, NAT_T_PORT, NatStatus,
-    Retransmission, Stats, Transmit,
+    ChildSaKeys, FailReason, HaSyncSupport, IkeConfig, IkeEvent, InitErrorAction, NAT_T_PORT,
+    NatStatus, Retransmission, Stats, Transmit,
 };
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
 
@@ -59,6 +59,10 @@ pub struct IkeSa {
     pub(super) retransmission: Retransmission,
     /// Whether fragments may be sent (RFC 9329 §7.5: not over TCP).
     pub(super) fragment_send: bool,
+    /// Whether IKE moves to port 4500 when a NAT is found (not over TCP).
+    pub(super) nat_t_port_float: bool,
+    /// What an IKE_SA_INIT error notify does (RFC 9329 §6.4).
+    pub(super) init_error: InitErrorAction,
     /// Parked between draws: an SA draws a few words per exchange, and a running stream
     /// would be ~250 bytes more per SA (`ParkedRng`).
     pub(super) rng: ParkedRng,
@@ -192,6 +196,8 @@ impl IkeSa {
         Self {
             retransmission: config.retransmit.mode,
             fragment_send: config.fragmentation.send,
+            nat_t_port_float: config.nat_t_port_float,
+            init_error: config.init_error,
             config,
             rng: rng.park(),
             original_initiator: core.initiator,

@@ -20,7 +20,9 @@ use super::ike_sa::{IkeSa, Path, Sel, State};
 use super::info::{error_notify, notify};
 use super::proposal::{PRF, check_answer, choose, ike_offer};
 use super::puzzle;
-use super::{FailReason, IkeConfig, IkeEvent, InitErrorAction, NAT_T_PORT, NatStatus, Transmit};
+use super::{
+    FailReason, IkeConfig, IkeEvent, InitErrorAction, NAT_T_PORT, NatStatus, TcpOverrides, Transmit,
+};
 use crate::esp::IkeSaKeys;
 use crate::ike::crypto::{self, DhGroup, DhSecret, nat_detection_hash};
 use crate::ike::wire::{
@@ -197,7 +199,8 @@ impl IkeSa {
     /// If `config.dh_groups` is empty (a configuration error).
     pub fn initiate(
         now: SimTime,
-        config: IkeConfig,
+        config: Rc<IkeConfig>,
+        tcp: Option<TcpOverrides>,
         mut rng: SimRng,
         local: SocketAddrV4,
         remote: SocketAddrV4,
@@ -222,7 +225,13 @@ impl IkeSa {
         }));
         let path = Path { local, remote };
         let core = Core::new(spi_i, 0, true);
-        let mut sa = Self::skeleton(now, Rc::new(config), rng, path, core, state);
+        let mut sa = Self::skeleton(now, config, rng, path, core, state);
+        if let Some(tcp) = tcp {
+            sa.retransmission = tcp.retransmission;
+            sa.fragment_send = tcp.fragment_send;
+            sa.init_error = tcp.init_error;
+            sa.nat_t_port_float = false;
+        }
         sa.send_init_request(now);
         sa.rearm();
         sa
@@ -462,7 +471,7 @@ impl IkeSa {
             return;
         }
         if let Some(ty) = error_notify(payloads) {
-            match self.config.init_error {
+            match self.init_error {
                 InitErrorAction::Immediate => self.fail(init_failure(ty)),
                 InitErrorAction::Wait => {
                     if let State::InitSent(init) = &mut self.state {
@@ -507,7 +516,7 @@ impl IkeSa {
         self.fragmentation = self.config.fragmentation.negotiate
             && notify(&msg.payloads, NotifyType::IKEV2_FRAGMENTATION_SUPPORTED).is_some();
         self.emit_ike_keys();
-        if self.nat.any() && self.config.nat_t_port_float {
+        if self.nat.any() && self.nat_t_port_float {
             // RFC 7296 §2.23: the initiator moves IKE (and ESP) to port 4500.
             self.local.set_port(NAT_T_PORT);
             self.remote.set_port(NAT_T_PORT);

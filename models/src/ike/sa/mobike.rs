@@ -625,7 +625,7 @@ impl IkeSa {
                 if !self.mobike.over_tcp
                     && nat.any()
                     && self.local.port() != NAT_T_PORT
-                    && self.config.nat_t_port_float
+                    && self.nat_t_port_float
                 {
                     // RFC 4555 §3.5, RFC 7296 §2.23: NAT found on the new path: move to
                     // 4500 and tell the peer with another update.

@@ -59,7 +59,7 @@ pub use self::mobike::{Cookie2Echo, MobikeEvent, MobikeStats};
 pub use self::policy::{
     AddressPool, FragmentationPolicy, HaSyncSupport, HalfOpenPolicy, IkeConfig, InitErrorAction,
     InnerAddress, Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission,
-    RetransmitPolicy,
+    RetransmitPolicy, TcpOverrides,
 };
 pub use self::replica::{ReplicaStamp, SaReplica};
 use crate::CryptoMode;

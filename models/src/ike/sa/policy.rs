@@ -216,6 +216,20 @@ impl Default for FragmentationPolicy {
     }
 }
 
+/// How an initiator's SA over TCP departs from its configuration (RFC 9329 §6.2, §6.4,
+/// §7.5; no NAT-T port float). Per SA, so that every SA of one configuration shares it
+/// (`Rc<IkeConfig>`): a copy of the configuration per TCP SA was ~400 bytes per client
+/// (BENCHMARKS.md, "Memory per idle client").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpOverrides {
+    /// Timer retransmission (off when compliant with RFC 9329 §6.2).
+    pub retransmission: Retransmission,
+    /// Whether fragments may be sent (RFC 9329 §7.5).
+    pub fragment_send: bool,
+    /// What to do with an IKE_SA_INIT error notify (RFC 9329 §6.4).
+    pub init_error: InitErrorAction,
+}
+
 /// What the initiator does with an error notify in an IKE_SA_INIT response, which is
 /// unauthenticated (RFC 7296 §2.21.1; RFC 9329 §6.4; DESIGN.md "Policies").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

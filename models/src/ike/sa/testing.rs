@@ -120,7 +120,7 @@ impl Pair {
         let n = self.endpoints[0].sas().count() as u64;
         let key = StreamKey::new(&["ike-pair", "client-sa"]).part_u64(n);
         let rng = RootSeed(self.seed).stream(&key);
-        let id = self.endpoints[0].connect(self.now, config, rng, CLIENT, GATEWAY);
+        let id = self.endpoints[0].connect(self.now, config, None, rng, CLIENT, GATEWAY);
         self.pump(Side::Initiator);
         id
     }
