@@ -111,7 +111,7 @@ fn build(n: usize, mode: CryptoMode) -> (Simulation, Vec<NodeId>, NodeId) {
             endpoint: EndpointConfig::initiator(),
             connect: Some(Connect {
                 peer: GATEWAY,
-                config: c,
+                config: c.into(),
                 start: Start::Uniform(SimDuration::ZERO, SimDuration::from_secs(1)),
             }),
             nat_keepalive: None,

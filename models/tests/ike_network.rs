@@ -178,7 +178,7 @@ impl Setup {
             endpoint: EndpointConfig::initiator(),
             connect: Some(Connect {
                 peer: GATEWAY,
-                config,
+                config: config.into(),
                 start: self.client_start,
             }),
             nat_keepalive: self.nat_keepalive,

@@ -95,7 +95,7 @@ impl Setup {
             endpoint: EndpointConfig::initiator(),
             connect: Some(Connect {
                 peer: GATEWAY,
-                config: self.client_ike.clone(),
+                config: self.client_ike.clone().into(),
                 start: Start::At(ms(100)),
             }),
             nat_keepalive: self.nat_keepalive,
@@ -317,7 +317,7 @@ pub fn direct(
         endpoint: EndpointConfig::initiator(),
         connect: Some(Connect {
             peer: GATEWAY,
-            config: setup.client_ike.clone(),
+            config: setup.client_ike.clone().into(),
             start: Start::At(ms(100)),
         }),
         nat_keepalive: None,
@@ -377,7 +377,7 @@ pub fn mobile(
         endpoint: EndpointConfig::initiator(),
         connect: Some(Connect {
             peer: GATEWAY,
-            config: setup.client_ike.clone(),
+            config: setup.client_ike.clone().into(),
             start: Start::At(ms(100)),
         }),
         nat_keepalive: Some(secs(20)),
