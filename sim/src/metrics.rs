@@ -6,9 +6,12 @@
 //! addresses (no string comparison, no allocation per node). Names built at run time are
 //! found by comparing strings. Every export is in name order, whatever the order the
 //! metrics were first recorded in.
+//!
+//! Every node has its metrics (a client tens of names, a gateway ~100), so they are kept
+//! compact: lists grow one entry at a time rather than doubling (a new name is rare after
+//! the first packets), and a histogram keeps only the buckets it has samples in.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use crate::time::SimTime;
 
@@ -21,8 +24,9 @@ pub enum Metric {
     Gauge(f64),
     /// A distribution of non-negative integer samples.
     Histogram(Box<Histogram>),
-    /// Values over simulated time.
-    Series(TimeSeries),
+    /// Values over simulated time (boxed: few metrics are series, and every metric is as
+    /// large as the largest kind).
+    Series(Box<TimeSeries>),
 }
 
 /// A metric's name: a literal (the common case, found by address) or built at run time.
@@ -95,7 +99,7 @@ pub struct Metrics {
     /// (address, length, index into `entries`) of each literal seen naming an entry, in
     /// address order for a binary search (one literal can live at several addresses, one
     /// per crate that spells it). Addresses only find entries: nothing is ordered by them.
-    literals: Vec<(usize, usize, usize)>,
+    literals: Vec<(usize, u32, u32)>,
 }
 
 impl PartialEq for Metrics {
@@ -112,13 +116,13 @@ impl Metrics {
 
     /// The index of `name`'s entry, if any; remembers a literal's address.
     fn find(&mut self, name: &impl IntoMetricName) -> Option<usize> {
-        let literal = name.literal().map(|s| (s.as_ptr() as usize, s.len()));
+        let literal = name.literal().map(literal_key);
         if let Some(key) = literal
             && let Ok(at) = self
                 .literals
                 .binary_search_by_key(&key, |&(p, l, _)| (p, l))
         {
-            return Some(self.literals[at].2);
+            return Some(self.literals[at].2 as usize);
         }
         let i = self.position(name.text())?;
         if let Some(key) = literal {
@@ -128,11 +132,13 @@ impl Metrics {
     }
 
     /// Notes that the literal at `key` (address, length) names entry `i`.
-    fn remember(&mut self, key: (usize, usize), i: usize) {
+    fn remember(&mut self, key: (usize, u32), i: usize) {
         if let Err(at) = self
             .literals
             .binary_search_by_key(&key, |&(p, l, _)| (p, l))
         {
+            let i = u32::try_from(i).expect("fewer than 2^32 metrics");
+            self.literals.reserve_exact(1);
             self.literals.insert(at, (key.0, key.1, i));
         }
     }
@@ -152,8 +158,9 @@ impl Metrics {
             None => {
                 let i = self.entries.len();
                 if let Some(s) = name.literal() {
-                    self.remember((s.as_ptr() as usize, s.len()), i);
+                    self.remember(literal_key(s), i);
                 }
+                self.entries.reserve_exact(1);
                 self.entries.push((name.into_name(), make()));
                 i
             }
@@ -194,7 +201,7 @@ impl Metrics {
 
     /// Appends `(now, v)` to time series `name`.
     pub fn sample(&mut self, name: impl IntoMetricName, now: SimTime, v: f64) {
-        match self.entry(name, || Metric::Series(TimeSeries::default())) {
+        match self.entry(name, || Metric::Series(Box::default())) {
             (_, Metric::Series(s)) => s.points.push((now, v)),
             (name, other) => panic!("metric {name} is {other:?}, not a time series"),
         }
@@ -227,11 +234,18 @@ impl Metrics {
     }
 }
 
+/// The key of a literal name: its address and length.
+fn literal_key(s: &'static str) -> (usize, u32) {
+    let len = u32::try_from(s.len()).expect("metric names are short");
+    (s.as_ptr() as usize, len)
+}
+
 /// A log-linear histogram of `u64` samples: exact count, sum, min and max, and quantiles
 /// with a relative error below 1/32 (32 sub-buckets per power of two).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Histogram {
-    buckets: BTreeMap<u32, u64>,
+    /// (bucket, samples) of the buckets with samples, in bucket order.
+    buckets: Vec<(u32, u64)>,
     count: u64,
     sum: u128,
     min: u64,
@@ -265,7 +279,14 @@ impl Histogram {
 
     /// Adds one sample.
     pub fn record(&mut self, v: u64) {
-        *self.buckets.entry(Self::bucket_of(v)).or_insert(0) += 1;
+        let bucket = Self::bucket_of(v);
+        match self.buckets.binary_search_by_key(&bucket, |&(b, _)| b) {
+            Ok(at) => self.buckets[at].1 += 1,
+            Err(at) => {
+                self.buckets.reserve_exact(1);
+                self.buckets.insert(at, (bucket, 1));
+            }
+        }
         if self.count == 0 || v < self.min {
             self.min = v;
         }
@@ -307,7 +328,7 @@ impl Histogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (&b, &n) in &self.buckets {
+        for &(b, n) in &self.buckets {
             seen += n;
             if seen >= rank {
                 let (lo, hi) = Self::bucket_range(b);
