@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use models::CryptoMode;
 use models::cluster::{Cluster, ClusterCommand, ClusterSwitch, HaPolicy, new_cluster};
 use models::ike::daemon::{HaMember, IkeCommand, IkeDaemon, MobikeCommand};
 use models::ike::wire::NotifyType;
-use models::ip::{App, Host, HostConfig, Router, RoutingTable};
+use models::ip::{App, Host, HostConfig, Router};
 use models::middlebox::{Firewall, OnPath, OnPathCommand};
 use models::nat::{Nat, NatCommand};
 use models::traffic::bulk::{BulkSend, BulkSendConfig, BulkSink, BulkSinkConfig};
@@ -16,12 +17,12 @@ use models::traffic::datagram::{UdpEcho, UdpPinger, UdpPingerConfig};
 use models::traffic::reqresp::{RequestClient, RequestConfig, Responder, ResponderConfig};
 use models::traffic::{Hub, Pattern, UdpSink, UdpSource, UdpSourceConfig};
 use sim::{
-    Action, Direction, IfaceId, Limits, LinkChange, LinkId, LossModel, NodeFactory, QueueLimit,
-    RootSeed, SimDuration, SimTime, Simulation, StreamKey,
+    Action, Direction, IfaceId, Limits, LinkChange, LinkId, LossModel, Node, NodeFactory,
+    QueueLimit, RootSeed, SimDuration, SimTime, Simulation, StreamKey,
 };
 
 use crate::scenario::{
-    ActionSpec, AppSpec, DirChoice, FilterSpec, Loaded, NodeSpec, Scenario, TcpSpec, Topology,
+    ActionSpec, AppSpec, DirChoice, FilterSpec, Loaded, NodeSpec, TcpSpec, TopoNode, Topology,
     firewall_config,
 };
 
@@ -42,45 +43,46 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str, key_log: bool) -> Simulat
     });
     let topo = &loaded.topology;
     let mut clusters = BTreeMap::new();
-    for spec in &topo.nodes {
-        if let NodeSpec::Cluster(c) = spec {
+    for n in &topo.nodes {
+        if let TopoNode::Single(spec) = n
+            && let NodeSpec::Cluster(c) = &**spec
+        {
             let policy = c.policy().expect("validated: cluster settings");
             clusters
                 .entry(c.cluster.clone())
                 .or_insert_with(|| (new_cluster(), policy));
         }
     }
-    for (i, (spec, routes)) in topo.nodes.iter().zip(&topo.routes).enumerate() {
-        let ha = topo.members.get(spec.name()).map(|(cluster, m)| {
-            let (handle, policy) = &clusters[cluster];
-            Ha {
-                cluster: Rc::clone(handle),
-                index: *m,
-                policy: *policy,
-            }
-        });
-        let switch = match spec {
-            NodeSpec::Cluster(c) => Some(Rc::clone(&clusters[&c.cluster].0)),
-            _ => None,
-        };
-        let env = Env {
-            scenario: s,
-            topo,
-            keys: Keys {
-                crypto: s.crypto.mode(),
-                log: key_log,
-            },
-        };
-        sim.add_node(spec.name(), factory(spec, routes, &env, i, ha, switch))
+    let shared = Rc::new(Shared {
+        topo: Arc::clone(topo),
+        tcp: s.tcp.clone(),
+        keys: Keys {
+            crypto: s.crypto.mode(),
+            log: key_log,
+        },
+        clusters,
+    });
+    let mut ids = Vec::with_capacity(topo.nodes.len());
+    for (i, n) in topo.nodes.iter().enumerate() {
+        let shared = Rc::clone(&shared);
+        let factory: NodeFactory = Box::new(move |_| shared.node(i));
+        let id = sim
+            .add_node(&n.name(), factory)
             .expect("validated: node names are unique");
+        ids.push(id);
+    }
+    for (i, l) in topo.links.iter().enumerate() {
+        let (ab, ba) = &*l.params;
+        sim.connect(
+            &topo.link_name(i),
+            ids[l.a],
+            ids[l.b],
+            ab.clone(),
+            ba.clone(),
+        )
+        .expect("validated: link names are unique");
     }
     let node = |sim: &Simulation, name: &str| sim.node_id(name).expect("validated: node exists");
-    for l in &topo.links {
-        let (ab, ba) = l.dir_params().expect("validated: link parameters");
-        let (a, b) = (node(&sim, &l.a), node(&sim, &l.b));
-        sim.connect(&l.name(), a, b, ab, ba)
-            .expect("validated: link names are unique");
-    }
     let link = |sim: &Simulation, name: &str| sim.link_id(name).expect("validated: link exists");
     for (index, a) in s.actions.iter().enumerate() {
         let at = SimTime::ZERO + a.at();
@@ -118,7 +120,8 @@ pub fn build(loaded: &Loaded, seed: u64, run_id: &str, key_log: bool) -> Simulat
             ActionSpec::MobikeMove {
                 node: n, link: l, ..
             } => {
-                let index = topo.nodes.iter().position(|x| x.name() == n);
+                let id = node(&sim, n);
+                let index = ids.iter().position(|&x| x == id);
                 let iface = index
                     .and_then(|i| topo.iface(i, l))
                     .expect("validated: the node's link");
@@ -241,104 +244,108 @@ struct Keys {
     log: bool,
 }
 
-/// What every node's factory needs besides its own spec.
-struct Env<'a> {
-    scenario: &'a Scenario,
-    topo: &'a Topology,
+/// What the node factories of a run share. A factory keeps only its node's index and
+/// builds the node from these, at the start and at every restart: a copy of the host's
+/// configuration and applications in every factory was ~0.7 kB of every client of the
+/// scale scenario.
+struct Shared {
+    topo: Arc<Topology>,
+    /// The scenario's `[tcp]`.
+    tcp: TcpSpec,
     keys: Keys,
+    /// Each cluster's state and policy, by cluster name.
+    clusters: BTreeMap<String, (Cluster, HaPolicy)>,
 }
 
-fn factory(
-    spec: &NodeSpec,
-    routes: &RoutingTable,
-    env: &Env<'_>,
-    index: usize,
-    ha: Option<Ha>,
-    switch: Option<Cluster>,
-) -> NodeFactory {
-    let (scenario, topo) = (env.scenario, env.topo);
-    match spec.clone() {
-        NodeSpec::Cluster(c) => {
-            let cluster = switch.expect("a cluster node has its state");
-            let members = c.members as usize;
-            Box::new(move |_| Box::new(ClusterSwitch::new(Rc::clone(&cluster), members)))
-        }
-        NodeSpec::Nat(nat) => {
-            let last = IfaceId(topo.ifaces[index].len() as u32 - 1);
-            let outside = nat
-                .outside
-                .as_deref()
-                .and_then(|o| topo.iface(index, o))
-                .unwrap_or(last);
-            let cfg = nat.config(outside).expect("validated: NAT settings");
-            Box::new(move |_| Box::new(Nat::new(cfg.clone()).expect("validated: NAT settings")))
-        }
-        NodeSpec::Firewall { default, rules, .. } => {
-            let cfg = firewall_config(default, &rules).expect("validated: firewall rules");
-            Box::new(move |_| Box::new(Firewall::new(cfg.clone())))
-        }
-        NodeSpec::OnPath { .. } => Box::new(|_| Box::new(OnPath::new())),
-        NodeSpec::Host {
-            addresses,
-            apps,
-            forwarding,
-            ..
-        } => {
-            let cfg = HostConfig {
+impl Shared {
+    /// Builds node `index` of the topology.
+    fn node(&self, index: usize) -> Box<dyn Node> {
+        let topo = &self.topo;
+        let node = &topo.nodes[index];
+        let routes = || topo.routes(index).cloned().unwrap_or_default();
+        match &*node.spec() {
+            NodeSpec::Cluster(c) => {
+                let cluster = Rc::clone(&self.clusters[&c.cluster].0);
+                Box::new(ClusterSwitch::new(cluster, c.members as usize))
+            }
+            NodeSpec::Nat(nat) => {
+                let last = IfaceId(topo.iface_count(index) as u32 - 1);
+                let outside = nat
+                    .outside
+                    .as_deref()
+                    .and_then(|o| topo.iface(index, o))
+                    .unwrap_or(last);
+                let cfg = nat.config(outside).expect("validated: NAT settings");
+                Box::new(Nat::new(cfg).expect("validated: NAT settings"))
+            }
+            NodeSpec::Firewall { default, rules, .. } => {
+                let cfg = firewall_config(*default, rules).expect("validated: firewall rules");
+                Box::new(Firewall::new(cfg))
+            }
+            NodeSpec::OnPath { .. } => Box::new(OnPath::new()),
+            NodeSpec::Host {
+                name,
                 addresses,
-                routes: routes.clone(),
-                ttl: 64,
+                apps,
                 forwarding,
-            };
-            let tcp = scenario.tcp.clone();
-            let keys = env.keys;
-            let first = cfg.addresses.first().copied();
-            Box::new(move |_| {
+                ..
+            } => {
+                let ha = topo.members.get(name).map(|(cluster, m)| {
+                    let (handle, policy) = &self.clusters[cluster];
+                    Ha {
+                        cluster: Rc::clone(handle),
+                        index: *m,
+                        policy: *policy,
+                    }
+                });
+                let first = addresses.first().copied();
                 let apps = apps
                     .iter()
-                    .map(|a| app(a, &tcp, keys, first, ha.clone()))
+                    .map(|a| app(a, &self.tcp, self.keys, first, ha.clone()))
                     .collect();
-                Box::new(Host::new(cfg.clone(), apps))
-            })
-        }
-        NodeSpec::Router { .. } => {
-            let routes = routes.clone();
-            Box::new(move |_| Box::new(Router::new(routes.clone())))
-        }
-        NodeSpec::UdpSource {
-            src,
-            dst,
-            rate,
-            size,
-            start,
-            stop,
-            on,
-            off,
-            ..
-        } => {
-            let pattern = match (on, off) {
-                (Some(on), Some(off)) => Pattern::OnOff {
-                    rate_bps: rate.0,
-                    size,
-                    on_mean: on.0,
-                    off_mean: off.0,
-                },
-                _ => Pattern::Cbr {
-                    rate_bps: rate.0,
-                    size,
-                },
-            };
-            let cfg = UdpSourceConfig {
-                src: SocketAddrV4::new(*src.ip(), src.port()),
+                let cfg = HostConfig {
+                    addresses: addresses.clone(),
+                    routes: routes(),
+                    ttl: 64,
+                    forwarding: *forwarding,
+                };
+                Box::new(Host::new(cfg, apps))
+            }
+            NodeSpec::Router { .. } => Box::new(Router::new(routes())),
+            NodeSpec::UdpSource {
+                src,
                 dst,
-                pattern,
-                start: start.map_or(SimDuration::ZERO, |d| d.0),
-                stop: stop.map(|d| d.0),
-            };
-            Box::new(move |_| Box::new(UdpSource::new(cfg.clone())))
+                rate,
+                size,
+                start,
+                stop,
+                on,
+                off,
+                ..
+            } => {
+                let pattern = match (on, off) {
+                    (Some(on), Some(off)) => Pattern::OnOff {
+                        rate_bps: rate.0,
+                        size: *size,
+                        on_mean: on.0,
+                        off_mean: off.0,
+                    },
+                    _ => Pattern::Cbr {
+                        rate_bps: rate.0,
+                        size: *size,
+                    },
+                };
+                Box::new(UdpSource::new(UdpSourceConfig {
+                    src: SocketAddrV4::new(*src.ip(), src.port()),
+                    dst: *dst,
+                    pattern,
+                    start: start.map_or(SimDuration::ZERO, |d| d.0),
+                    stop: stop.map(|d| d.0),
+                }))
+            }
+            NodeSpec::UdpSink { address, .. } => Box::new(UdpSink::new(*address)),
+            NodeSpec::Hub { .. } => Box::new(Hub),
         }
-        NodeSpec::UdpSink { address, .. } => Box::new(move |_| Box::new(UdpSink::new(address))),
-        NodeSpec::Hub { .. } => Box::new(|_| Box::new(Hub)),
     }
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::atomic;
 use crate::error::CmdError;
 use crate::merge::{AggOp, aggregate};
-use crate::output::MetricRow;
+use crate::output::{self, MetricRow};
 use crate::stats;
 use crate::{run, scenario};
 
@@ -147,7 +147,7 @@ pub fn check(opts: &Options) -> Result<Vec<Checked>, CmdError> {
                 seed: f.info.seed,
                 fingerprint: format!("{:016x}", f.report.fingerprint),
                 events: f.report.events,
-                metrics: baseline_metrics(&f.rows),
+                metrics: baseline_metrics(&output::collect(&f.sim, &f.report)),
             })
         })
         .collect();

@@ -604,7 +604,7 @@ fn run_cmd(
         &out,
         &finished.info,
         &loaded,
-        &finished.rows,
+        &finished.report,
         &finished.sim,
         &captures,
         keys,

@@ -3,7 +3,7 @@
 use sim::{RunError, RunReport, SimTime, Simulation};
 
 use crate::build;
-use crate::output::{self, MetricRow, RunInfo};
+use crate::output::RunInfo;
 use crate::scenario::Loaded;
 
 /// A finished run.
@@ -12,9 +12,8 @@ pub struct Finished {
     pub info: RunInfo,
     /// The engine's report.
     pub report: RunReport,
-    /// Every scalar metric.
-    pub rows: Vec<MetricRow>,
-    /// The simulation, for captures and further inspection.
+    /// The simulation, for its metrics (`output::collect`, `output::each_row`), captures
+    /// and further inspection.
     pub sim: Simulation,
 }
 
@@ -61,11 +60,5 @@ pub fn run(
     }
     let report = sim.run_until(SimTime::ZERO + loaded.scenario.duration.0)?;
     sim.finish();
-    let rows = output::collect(&sim, &report);
-    Ok(Finished {
-        info,
-        report,
-        rows,
-        sim,
-    })
+    Ok(Finished { info, report, sim })
 }

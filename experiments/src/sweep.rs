@@ -288,7 +288,7 @@ fn run_job(plan: &Plan, job: &PlanJob, jobs_dir: &Path) -> Result<(), String> {
             &tmp,
             &finished.info,
             &loaded,
-            &finished.rows,
+            &finished.report,
             &finished.sim,
             &[],
             false,

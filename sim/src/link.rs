@@ -13,6 +13,7 @@
 //! everything queued or in flight (checked at arrival by an epoch number).
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::rng::{Ratio, SimRng};
 use crate::time::{SimDuration, SimTime};
@@ -229,7 +230,9 @@ pub(crate) enum Admission {
 /// The state of one direction of a link.
 #[derive(Debug)]
 pub(crate) struct DirState {
-    pub(crate) params: LinkParams,
+    /// Shared with the other direction and with links made alike while equal (a group's
+    /// uplinks); a change copies them first.
+    pub(crate) params: Rc<LinkParams>,
     pub(crate) up: bool,
     /// Bumped when the link goes down; arrivals stamped with an older epoch are dropped.
     pub(crate) epoch: u32,
@@ -240,16 +243,15 @@ pub(crate) struct DirState {
     waiting: VecDeque<(SimTime, u32)>,
     waiting_bytes: u64,
     gilbert_bad: bool,
-    /// Seed for the loss/jitter stream; the generator is built on first use so that links
-    /// without randomness cost no generator state.
-    rng_seed: u64,
-    rng: Option<Box<SimRng>>,
+    /// The loss/jitter stream (its generator exists only once drawn from: links without
+    /// randomness cost none).
+    rng: SimRng,
     /// `(time, packets waiting)` seen by every packet that enters, when recording is on.
     pub(crate) queue_series: Option<Vec<(SimTime, u32)>>,
 }
 
 impl DirState {
-    pub(crate) fn new(params: LinkParams, rng_seed: u64) -> Self {
+    pub(crate) fn new(params: Rc<LinkParams>, rng_seed: u64) -> Self {
         Self {
             params,
             up: true,
@@ -260,20 +262,13 @@ impl DirState {
             waiting: VecDeque::new(),
             waiting_bytes: 0,
             gilbert_bad: false,
-            rng_seed,
-            rng: None,
+            rng: SimRng::from_seed_u64(rng_seed),
             queue_series: None,
         }
     }
 
-    fn rng(&mut self) -> &mut SimRng {
-        let seed = self.rng_seed;
-        self.rng
-            .get_or_insert_with(|| Box::new(SimRng::from_seed_u64(seed)))
-    }
-
     pub(crate) fn change(&mut self, change: &LinkChange) {
-        change.apply(&mut self.params);
+        change.apply(Rc::make_mut(&mut self.params));
     }
 
     /// Takes the direction down (dropping what is queued or in flight) or brings it up.
@@ -339,7 +334,7 @@ impl DirState {
             let delay = self.params.delay;
             let hi = delay + j.sd.saturating_mul(4);
             let d = self
-                .rng()
+                .rng
                 .truncated_normal(delay, j.sd, SimDuration::ZERO, hi);
             at = tx_end + d;
             if j.preserve_order {
@@ -353,7 +348,7 @@ impl DirState {
     fn lost(&mut self) -> bool {
         match self.params.loss {
             LossModel::None => false,
-            LossModel::Bernoulli(p) => self.rng().chance(p),
+            LossModel::Bernoulli(p) => self.rng.chance(p),
             LossModel::GilbertElliott {
                 good_to_bad,
                 bad_to_good,
@@ -365,7 +360,7 @@ impl DirState {
                 } else {
                     good_to_bad
                 };
-                if self.rng().chance(flip) {
+                if self.rng.chance(flip) {
                     self.gilbert_bad = !self.gilbert_bad;
                 }
                 let p = if self.gilbert_bad {
@@ -373,7 +368,7 @@ impl DirState {
                 } else {
                     loss_good
                 };
-                self.rng().chance(p)
+                self.rng.chance(p)
             }
         }
     }
@@ -396,7 +391,7 @@ mod tests {
         let p = LinkParams::new()
             .rate_bps(8_000_000)
             .delay(SimDuration::from_millis(10));
-        let mut d = DirState::new(p.queue(QueueLimit::Packets(2)), 1);
+        let mut d = DirState::new(Rc::new(p.queue(QueueLimit::Packets(2))), 1);
         let t0 = SimTime::ZERO;
         assert_eq!(at(d.admit(t0, 1000)), SimTime::from_nanos(11_000_000));
         assert_eq!(at(d.admit(t0, 1000)), SimTime::from_nanos(12_000_000));
@@ -416,7 +411,7 @@ mod tests {
             .rate_bps(8_000)
             .queue(QueueLimit::Bytes(1500))
             .mtu(1500);
-        let mut d = DirState::new(p, 1);
+        let mut d = DirState::new(Rc::new(p), 1);
         assert!(matches!(
             d.admit(SimTime::ZERO, 1000),
             Admission::Arrives { .. }
@@ -436,7 +431,7 @@ mod tests {
 
     #[test]
     fn down_refuses_and_bumps_epoch() {
-        let mut d = DirState::new(LinkParams::new(), 1);
+        let mut d = DirState::new(Rc::default(), 1);
         d.set_up(SimTime::ZERO, false);
         assert_eq!(d.admit(SimTime::ZERO, 10), Admission::Refused);
         assert_eq!((d.epoch, d.counters.dropped_down), (1, 1));
@@ -456,7 +451,7 @@ mod tests {
         let p = LinkParams::new()
             .delay(SimDuration::from_millis(10))
             .jitter(j);
-        let mut d = DirState::new(p, 3);
+        let mut d = DirState::new(Rc::new(p), 3);
         let mut last = SimTime::ZERO;
         let mut spread = std::collections::BTreeSet::new();
         for i in 0..1000u64 {

@@ -2,13 +2,18 @@
 //! and read by `experiments` after the run. Models never print; they record here.
 //!
 //! Models bump counters on every packet, so a lookup must be cheap: names are almost
-//! always string literals, and a literal is found by its address in a short array of
-//! addresses (no string comparison, no allocation per node). Names built at run time are
-//! found by comparing strings. Every export is in name order, whatever the order the
-//! metrics were first recorded in.
+//! always string literals, and the entries named by literals are kept in the order of the
+//! literal's address, so a literal finds its entry by a binary search on its address (no
+//! string comparison, no allocation per node). Names built at run time are found by
+//! comparing strings. Every export is in name order, whatever the order the metrics were
+//! first recorded in.
+//!
+//! Every node has its metrics (a client tens of names, a gateway ~100), so they are kept
+//! compact: an entry is its literal and its value (32 bytes), lists grow one entry at a
+//! time rather than doubling (a new name is rare after the first packets), and a histogram
+//! keeps only the buckets it has samples in.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use crate::time::SimTime;
 
@@ -21,8 +26,9 @@ pub enum Metric {
     Gauge(f64),
     /// A distribution of non-negative integer samples.
     Histogram(Box<Histogram>),
-    /// Values over simulated time.
-    Series(TimeSeries),
+    /// Values over simulated time (boxed: few metrics are series, and every metric is as
+    /// large as the largest kind).
+    Series(Box<TimeSeries>),
 }
 
 /// A metric's name: a literal (the common case, found by address) or built at run time.
@@ -90,17 +96,36 @@ impl IntoMetricName for &MetricName {
 /// The metrics of one node or link, by name.
 #[derive(Clone, Debug, Default)]
 pub struct Metrics {
-    /// In the order first recorded.
-    entries: Vec<(MetricName, Metric)>,
-    /// (address, length, index into `entries`) of each literal seen naming an entry, in
-    /// address order for a binary search (one literal can live at several addresses, one
-    /// per crate that spells it). Addresses only find entries: nothing is ordered by them.
-    literals: Vec<(usize, usize, usize)>,
+    /// The entries named by a literal, in the order of that literal's (address, length),
+    /// so a literal finds its entry by a binary search on its address. Addresses only find
+    /// entries: nothing is ordered by them.
+    literal: Vec<(&'static str, Metric)>,
+    /// The entries named at run time, in the order first recorded.
+    built: Vec<(Box<str>, Metric)>,
+    /// Literals (address, length) naming an entry that another literal or a built name
+    /// made (one literal can live at several addresses, one per crate that spells it), in
+    /// address order. Usually empty.
+    aliases: Vec<(usize, usize, Named)>,
+}
+
+/// Where an entry is, as long as nothing is inserted.
+#[derive(Clone, Copy, Debug)]
+enum At {
+    Literal(usize),
+    Built(usize),
+}
+
+/// An entry, for as long as the metrics live: by the literal that made it, or by its
+/// index among the built names (which only grow at the end).
+#[derive(Clone, Copy, Debug)]
+enum Named {
+    Literal(&'static str),
+    Built(usize),
 }
 
 impl PartialEq for Metrics {
     fn eq(&self, other: &Self) -> bool {
-        self.entries.len() == other.entries.len() && self.iter().eq(other.iter())
+        self.len() == other.len() && self.iter().eq(other.iter())
     }
 }
 
@@ -110,35 +135,54 @@ impl Metrics {
         Self::default()
     }
 
-    /// The index of `name`'s entry, if any; remembers a literal's address.
-    fn find(&mut self, name: &impl IntoMetricName) -> Option<usize> {
-        let literal = name.literal().map(|s| (s.as_ptr() as usize, s.len()));
-        if let Some(key) = literal
-            && let Ok(at) = self
-                .literals
-                .binary_search_by_key(&key, |&(p, l, _)| (p, l))
-        {
-            return Some(self.literals[at].2);
-        }
-        let i = self.position(name.text())?;
-        if let Some(key) = literal {
-            self.remember(key, i);
-        }
-        Some(i)
+    fn len(&self) -> usize {
+        self.literal.len() + self.built.len()
     }
 
-    /// Notes that the literal at `key` (address, length) names entry `i`.
-    fn remember(&mut self, key: (usize, usize), i: usize) {
-        if let Err(at) = self
-            .literals
-            .binary_search_by_key(&key, |&(p, l, _)| (p, l))
-        {
-            self.literals.insert(at, (key.0, key.1, i));
+    /// Where the entry of `name` is, if it has one, when `name` did not make it: through
+    /// an alias, or by comparing names (then a literal's address becomes an alias).
+    fn find(&mut self, name: &impl IntoMetricName) -> Option<At> {
+        let literal = name.literal();
+        if let Some(s) = literal {
+            let key = literal_key(s);
+            if let Ok(a) = self.aliases.binary_search_by_key(&key, |&(p, l, _)| (p, l)) {
+                return Some(match self.aliases[a].2 {
+                    Named::Literal(first) => {
+                        let i = self.literal_at(literal_key(first));
+                        At::Literal(i.expect("an alias names an entry"))
+                    }
+                    Named::Built(i) => At::Built(i),
+                });
+            }
         }
+        let at = self.position(name.text())?;
+        if let Some(s) = literal {
+            let named = match at {
+                At::Literal(i) => Named::Literal(self.literal[i].0),
+                At::Built(i) => Named::Built(i),
+            };
+            let (p, l) = literal_key(s);
+            let a = self
+                .aliases
+                .partition_point(|&(ap, al, _)| (ap, al) < (p, l));
+            self.aliases.insert(a, (p, l, named));
+        }
+        Some(at)
     }
 
-    fn position(&self, name: &str) -> Option<usize> {
-        self.entries.iter().position(|(n, _)| n.0 == name)
+    /// The position of the entry made by the literal with `key`, or where it would go.
+    fn literal_at(&self, key: (usize, usize)) -> Result<usize, usize> {
+        self.literal
+            .binary_search_by_key(&key, |&(s, _)| literal_key(s))
+    }
+
+    /// Finds an entry by comparing names.
+    fn position(&self, name: &str) -> Option<At> {
+        let literal = self.literal.iter().position(|(n, _)| *n == name);
+        literal.map(At::Literal).or_else(|| {
+            let built = self.built.iter().position(|(n, _)| &**n == name);
+            built.map(At::Built)
+        })
     }
 
     /// The entry called `name` (made by `make` if new), with its name for messages.
@@ -147,19 +191,51 @@ impl Metrics {
         name: impl IntoMetricName,
         make: impl FnOnce() -> Metric,
     ) -> (&str, &mut Metric) {
-        let i = match self.find(&name) {
-            Some(i) => i,
-            None => {
-                let i = self.entries.len();
-                if let Some(s) = name.literal() {
-                    self.remember((s.as_ptr() as usize, s.len()), i);
+        // The common case, kept small to be inlined: a literal that made its entry.
+        if let Some(s) = name.literal()
+            && let Ok(i) = self.literal_at(literal_key(s))
+        {
+            let (name, metric) = &mut self.literal[i];
+            return (name, metric);
+        }
+        self.other_entry(name, make)
+    }
+
+    /// [`Metrics::entry`] of a name that did not make its entry, or of a new one.
+    #[cold]
+    #[inline(never)]
+    fn other_entry(
+        &mut self,
+        name: impl IntoMetricName,
+        make: impl FnOnce() -> Metric,
+    ) -> (&str, &mut Metric) {
+        let at = match self.find(&name) {
+            Some(at) => at,
+            None => match name.literal() {
+                Some(s) => {
+                    let i = self.literal_at(literal_key(s)).expect_err("a new literal");
+                    self.literal.reserve_exact(1);
+                    self.literal.insert(i, (s, make()));
+                    At::Literal(i)
                 }
-                self.entries.push((name.into_name(), make()));
-                i
-            }
+                None => {
+                    let text = name.into_name().0.into_owned().into_boxed_str();
+                    self.built.reserve_exact(1);
+                    self.built.push((text, make()));
+                    At::Built(self.built.len() - 1)
+                }
+            },
         };
-        let (name, metric) = &mut self.entries[i];
-        (&name.0, metric)
+        match at {
+            At::Literal(i) => {
+                let (name, metric) = &mut self.literal[i];
+                (name, metric)
+            }
+            At::Built(i) => {
+                let (name, metric) = &mut self.built[i];
+                (name, metric)
+            }
+        }
     }
 
     /// Adds `n` to counter `name` (created at zero). A name already used for another kind
@@ -194,7 +270,7 @@ impl Metrics {
 
     /// Appends `(now, v)` to time series `name`.
     pub fn sample(&mut self, name: impl IntoMetricName, now: SimTime, v: f64) {
-        match self.entry(name, || Metric::Series(TimeSeries::default())) {
+        match self.entry(name, || Metric::Series(Box::default())) {
             (_, Metric::Series(s)) => s.points.push((now, v)),
             (name, other) => panic!("metric {name} is {other:?}, not a time series"),
         }
@@ -210,28 +286,38 @@ impl Metrics {
 
     /// The metric called `name`.
     pub fn get(&self, name: &str) -> Option<&Metric> {
-        self.position(name).map(|i| &self.entries[i].1)
+        self.position(name).map(|at| match at {
+            At::Literal(i) => &self.literal[i].1,
+            At::Built(i) => &self.built[i].1,
+        })
     }
 
     /// Every metric, in name order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Metric)> {
-        let mut sorted: Vec<(&str, &Metric)> =
-            self.entries.iter().map(|(k, v)| (&*k.0, v)).collect();
+        let literal = self.literal.iter().map(|(k, v)| (*k, v));
+        let built = self.built.iter().map(|(k, v)| (&**k, v));
+        let mut sorted: Vec<(&str, &Metric)> = literal.chain(built).collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         sorted.into_iter()
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
+}
+
+/// The key of a literal name: its address and length.
+fn literal_key(s: &'static str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
 }
 
 /// A log-linear histogram of `u64` samples: exact count, sum, min and max, and quantiles
 /// with a relative error below 1/32 (32 sub-buckets per power of two).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Histogram {
-    buckets: BTreeMap<u32, u64>,
+    /// (bucket, samples) of the buckets with samples, in bucket order.
+    buckets: Vec<(u32, u64)>,
     count: u64,
     sum: u128,
     min: u64,
@@ -265,7 +351,14 @@ impl Histogram {
 
     /// Adds one sample.
     pub fn record(&mut self, v: u64) {
-        *self.buckets.entry(Self::bucket_of(v)).or_insert(0) += 1;
+        let bucket = Self::bucket_of(v);
+        match self.buckets.binary_search_by_key(&bucket, |&(b, _)| b) {
+            Ok(at) => self.buckets[at].1 += 1,
+            Err(at) => {
+                self.buckets.reserve_exact(1);
+                self.buckets.insert(at, (bucket, 1));
+            }
+        }
         if self.count == 0 || v < self.min {
             self.min = v;
         }
@@ -307,7 +400,7 @@ impl Histogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.count as f64).ceil() as u64).max(1);
         let mut seen = 0;
-        for (&b, &n) in &self.buckets {
+        for &(b, n) in &self.buckets {
             seen += n;
             if seen >= rank {
                 let (lo, hi) = Self::bucket_range(b);
@@ -372,14 +465,23 @@ mod tests {
         // The same text at another address (as another crate's literal would be).
         let leaked: &'static str = String::from("zeta").leak();
         m.add(leaked, 4);
+        // Entries made later move the literals' entries; the aliases still find theirs.
+        for name in ["m1", "m2", "m3", "m4"] {
+            m.incr(name);
+        }
         m.add(leaked, 1);
+        let alpha: &'static str = String::from("alpha").leak();
+        m.add(alpha, 0);
         assert_eq!(m.counter("alpha"), 3);
         assert_eq!(m.counter("zeta"), 6);
         assert_eq!(
             m.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            ["alpha", "zeta"]
+            ["alpha", "m1", "m2", "m3", "m4", "zeta"]
         );
         let mut other = Metrics::new();
+        for name in ["m4", "m3", "m2", "m1"] {
+            other.incr(name);
+        }
         other.add("alpha", 3);
         other.add("zeta", 6);
         assert_eq!(m, other, "equality ignores the order of first use");

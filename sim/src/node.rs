@@ -2,6 +2,7 @@
 //! opaque packets on numbered interfaces and timers it set, and acts through a [`Ctx`].
 
 use std::any::Any;
+use std::rc::Rc;
 
 use slotmap::new_key_type;
 
@@ -106,7 +107,8 @@ pub trait Node: Any {
 /// Per-node engine state that outlives a crash.
 #[derive(Debug)]
 pub(crate) struct NodeMeta {
-    pub(crate) name: String,
+    /// Shared with the simulation's name index.
+    pub(crate) name: Rc<str>,
     pub(crate) incarnation: u32,
     pub(crate) ifaces: Vec<(LinkId, Direction)>,
     pub(crate) rng: SimRng,
@@ -206,7 +208,7 @@ impl Ctx<'_> {
         if let Some(trace) = &mut self.core.trace {
             trace.push(crate::world::TraceLine {
                 time: self.core.now,
-                node: self.meta.name.clone(),
+                node: self.meta.name.to_string(),
                 msg: msg(),
             });
         }

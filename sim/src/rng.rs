@@ -169,18 +169,54 @@ impl ParkedRng {
 }
 
 /// A seeded, pinned pseudo-random stream with the distributions the simulator needs.
+///
+/// The generator's state (ChaCha's key and a four-block output buffer, ~300 bytes) exists
+/// only while the stream is drawn from. Until the first draw, and after [`SimRng::park`],
+/// the stream is its seed and its position; the next draw rebuilds the generator at that
+/// position, so the numbers are the same as if it had been kept. Every node has a stream
+/// and most draw from it rarely (a client: its start time, its TCP ports and initial
+/// sequence numbers), so the engine parks them between callbacks.
 #[derive(Clone, Debug)]
-pub struct SimRng(ChaCha12Rng);
+pub struct SimRng {
+    seed: u64,
+    /// Words drawn before the generator was last parked.
+    word_pos: u64,
+    live: Option<Box<ChaCha12Rng>>,
+}
 
 impl SimRng {
     /// A stream seeded from a 64-bit value, expanded to ChaCha's 256-bit seed with SplitMix64.
     pub fn from_seed_u64(seed: u64) -> Self {
-        let mut s = seed;
-        let mut bytes = [0u8; 32];
-        for chunk in bytes.chunks_exact_mut(8) {
-            chunk.copy_from_slice(&splitmix64(&mut s).to_le_bytes());
+        Self {
+            seed,
+            word_pos: 0,
+            live: None,
         }
-        Self(ChaCha12Rng::from_seed(bytes))
+    }
+
+    /// The generator, rebuilt at the parked position if it is not live.
+    fn live(&mut self) -> &mut ChaCha12Rng {
+        let (seed, word_pos) = (self.seed, self.word_pos);
+        self.live.get_or_insert_with(|| {
+            let mut s = seed;
+            let mut bytes = [0u8; 32];
+            for chunk in bytes.chunks_exact_mut(8) {
+                chunk.copy_from_slice(&splitmix64(&mut s).to_le_bytes());
+            }
+            let mut rng = ChaCha12Rng::from_seed(bytes);
+            if word_pos != 0 {
+                rng.set_word_pos(u128::from(word_pos));
+            }
+            Box::new(rng)
+        })
+    }
+
+    /// Drops the generator's state and keeps its position: the next draw rebuilds it there
+    /// and continues the same sequence. For streams drawn from rarely.
+    pub fn park(&mut self) {
+        if let Some(rng) = self.live.take() {
+            self.word_pos = u64::try_from(rng.get_word_pos()).expect("fewer than 2^64 draws");
+        }
     }
 
     /// The stream at rest: its seed and position (see [`ParkedRng`]).
@@ -193,17 +229,17 @@ impl SimRng {
 
     /// A uniformly random `u64`.
     pub fn next_u64(&mut self) -> u64 {
-        self.0.next_u64()
+        self.live().next_u64()
     }
 
     /// A uniformly random `u32`.
     pub fn next_u32(&mut self) -> u32 {
-        self.0.next_u32()
+        self.live().next_u32()
     }
 
     /// Fills `dest` with random bytes (nonces, SPIs, keys).
     pub fn fill_bytes(&mut self, dest: &mut [u8]) {
-        self.0.fill_bytes(dest);
+        self.live().fill_bytes(dest);
     }
 
     /// A uniform integer in `0..n` without modulo bias (Lemire's method); `n == 0` gives 0.
@@ -345,6 +381,31 @@ mod tests {
         assert_eq!(got[0], PINNED_FIRST);
     }
     const PINNED_FIRST: u64 = 18_275_873_621_136_664_967;
+
+    #[test]
+    fn a_parked_stream_continues_the_same_sequence() {
+        let mut kept = SimRng::from_seed_u64(5);
+        let mut parked = SimRng::from_seed_u64(5);
+        let mut a = Vec::new();
+        let mut b = Vec::new();
+        // Odd word counts and buffer crossings (64 words per refill) included.
+        for round in 0..200u64 {
+            let mut bytes = [0u8; 8];
+            kept.fill_bytes(&mut bytes[..7]);
+            a.push(u64::from_le_bytes(bytes));
+            a.push(kept.next_u64());
+            a.push(u64::from(kept.next_u32()));
+            parked.fill_bytes(&mut bytes[..7]);
+            b.push(u64::from_le_bytes(bytes));
+            if round % 3 == 0 {
+                parked.park();
+            }
+            b.push(parked.next_u64());
+            parked.park();
+            b.push(u64::from(parked.next_u32()));
+        }
+        assert_eq!(a, b);
+    }
 
     #[test]
     fn below_is_in_range_and_unbiased_enough() {

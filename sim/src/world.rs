@@ -1,6 +1,8 @@
 //! The simulation: nodes, links, the event loop, the scripted timeline and the guards.
 
 use std::any::Any;
+use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use petgraph::graph::{NodeIndex, UnGraph};
 use slotmap::SlotMap;
@@ -177,10 +179,12 @@ pub struct RunReport {
 }
 
 pub(crate) struct Link {
-    name: String,
+    /// Shared with the name index.
+    name: Rc<str>,
     ends: [(NodeId, IfaceId); 2],
     dirs: [DirState; 2],
-    capture: Option<LinkCapture>,
+    /// Boxed: few links are captured.
+    capture: Option<Box<LinkCapture>>,
 }
 
 /// Engine state a node may touch through its [`Ctx`].
@@ -258,8 +262,10 @@ struct NodeSlot {
 pub struct Simulation {
     core: Core,
     nodes: SlotMap<NodeId, NodeSlot>,
-    names: std::collections::BTreeMap<String, NodeId>,
-    link_names: std::collections::BTreeMap<String, LinkId>,
+    /// Node names, shared with the nodes' own.
+    names: BTreeMap<Rc<str>, NodeId>,
+    /// Link names, shared with the links' own.
+    link_names: BTreeMap<Rc<str>, LinkId>,
     graph: UnGraph<NodeId, LinkId>,
     actions: Vec<Option<Action>>,
     label: String,
@@ -286,8 +292,8 @@ impl Simulation {
                 next_packet_id: 0,
             },
             nodes: SlotMap::with_key(),
-            names: Default::default(),
-            link_names: Default::default(),
+            names: BTreeMap::new(),
+            link_names: BTreeMap::new(),
             graph: UnGraph::default(),
             actions: Vec::new(),
             label: String::from("run"),
@@ -343,11 +349,12 @@ impl Simulation {
             name,
             incarnation: 0,
         });
+        let name: Rc<str> = Rc::from(name);
         let meta = NodeMeta {
-            name: name.to_owned(),
+            name: Rc::clone(&name),
             incarnation: 0,
             ifaces: Vec::new(),
-            rng: self.core.seed.stream(&NodeMeta::stream_key(name, 0)),
+            rng: self.core.seed.stream(&NodeMeta::stream_key(&name, 0)),
             metrics: Metrics::new(),
         };
         let graph = &mut self.graph;
@@ -357,7 +364,7 @@ impl Simulation {
             factory,
             graph_index: graph.add_node(id),
         });
-        self.names.insert(name.to_owned(), id);
+        self.names.insert(name, id);
         Ok(id)
     }
 
@@ -385,20 +392,34 @@ impl Simulation {
         };
         let ends = [end(a, Direction::AtoB), end(b, Direction::BtoA)];
         let seed = |d: &str| self.core.seed.derive(&StreamKey::new(&["link", name, d]));
+        let (seed_ab, seed_ba) = (seed("a>b"), seed("b>a"));
+        let a_to_b = self.shared_params(a_to_b, None);
+        let b_to_a = self.shared_params(b_to_a, Some(&a_to_b));
         let dirs = [
-            DirState::new(a_to_b, seed("a>b")),
-            DirState::new(b_to_a, seed("b>a")),
+            DirState::new(a_to_b, seed_ab),
+            DirState::new(b_to_a, seed_ba),
         ];
+        let name: Rc<str> = Rc::from(name);
         self.core.links.push(Link {
-            name: name.to_owned(),
+            name: Rc::clone(&name),
             ends,
             dirs,
             capture: None,
         });
         self.graph
             .add_edge(self.nodes[a].graph_index, self.nodes[b].graph_index, id);
-        self.link_names.insert(name.to_owned(), id);
+        self.link_names.insert(name, id);
         Ok(id)
+    }
+
+    /// `params`, shared with `other` or with a direction of the last link if equal: links
+    /// made alike (a group's uplinks, one after the other) keep one copy.
+    fn shared_params(&self, params: LinkParams, other: Option<&Rc<LinkParams>>) -> Rc<LinkParams> {
+        let last = self.core.links.last().into_iter();
+        last.flat_map(|l| l.dirs.iter().map(|d| &d.params))
+            .chain(other)
+            .find(|p| ***p == params)
+            .map_or_else(|| Rc::new(params), Rc::clone)
     }
 
     /// Connects with the same parameters both ways.
@@ -416,7 +437,7 @@ impl Simulation {
     pub fn enable_capture(&mut self, link: LinkId) {
         self.core.links[link.0 as usize]
             .capture
-            .get_or_insert_with(LinkCapture::default);
+            .get_or_insert_with(Box::default);
     }
 
     /// Records, for both directions of `link`, the number of packets waiting in the queue
@@ -436,7 +457,7 @@ impl Simulation {
 
     /// The packets captured on `link`, if capture was enabled.
     pub fn capture(&self, link: LinkId) -> Option<&LinkCapture> {
-        self.core.links[link.0 as usize].capture.as_ref()
+        self.core.links[link.0 as usize].capture.as_deref()
     }
 
     /// Schedules a scripted action.
@@ -471,7 +492,7 @@ impl Simulation {
     pub fn nodes(&self) -> impl Iterator<Item = (NodeId, &str, &Metrics)> {
         self.nodes
             .iter()
-            .map(|(id, s)| (id, s.meta.name.as_str(), &s.meta.metrics))
+            .map(|(id, s)| (id, &*s.meta.name, &s.meta.metrics))
     }
 
     /// The interfaces of a node: for each, the link and direction it sends on.
@@ -485,8 +506,8 @@ impl Simulation {
             id: LinkId(i as u32),
             name: &l.name,
             ends: [
-                (self.nodes[l.ends[0].0].meta.name.as_str(), l.ends[0].1),
-                (self.nodes[l.ends[1].0].meta.name.as_str(), l.ends[1].1),
+                (&*self.nodes[l.ends[0].0].meta.name, l.ends[0].1),
+                (&*self.nodes[l.ends[1].0].meta.name, l.ends[1].1),
             ],
             counters: [&l.dirs[0].counters, &l.dirs[1].counters],
         })
@@ -524,6 +545,10 @@ impl Simulation {
     fn run_inner(&mut self, end: Option<SimTime>) -> Result<RunReport, RunError> {
         if !self.started {
             self.started = true;
+            // Links attach one by one; no more will.
+            for (_, slot) in &mut self.nodes {
+                slot.meta.ifaces.shrink_to_fit();
+            }
             let ids: Vec<NodeId> = self.nodes.keys().collect();
             for id in ids {
                 self.with_node(id, |node, ctx| node.start(ctx));
@@ -567,7 +592,7 @@ impl Simulation {
                 seed: self.seed(),
                 time: t,
                 events: self.events_at_instant,
-                node: node.map_or_else(|| "-".to_owned(), |n| self.nodes[n].meta.name.clone()),
+                node: node.map_or_else(|| "-".to_owned(), |n| self.nodes[n].meta.name.to_string()),
             });
         }
         if self.events > self.limits.max_events {
@@ -680,6 +705,8 @@ impl Simulation {
     }
 
     /// Calls `f` with a running node and its context; does nothing if the node is down.
+    /// The node's stream is parked afterwards: most nodes draw from it rarely, and a live
+    /// generator is ~300 bytes.
     fn with_node(&mut self, id: NodeId, f: impl FnOnce(&mut dyn Node, &mut Ctx<'_>)) {
         let slot = &mut self.nodes[id];
         if let Some(node) = slot.node.as_deref_mut() {
@@ -689,6 +716,7 @@ impl Simulation {
                 meta: &mut slot.meta,
             };
             f(node, &mut ctx);
+            slot.meta.rng.park();
         }
     }
 }

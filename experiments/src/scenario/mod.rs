@@ -41,6 +41,7 @@ mod nodes;
 mod topology;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -49,7 +50,7 @@ pub use self::ike::{IkeRole, IkeSpec};
 pub use self::links::{DirSpec, GilbertSpec, LinkSpec};
 pub use self::middle::{FilterSpec, NatSpec, RuleSpec, firewall_config};
 pub use self::nodes::{AppSpec, ClusterSpec, NodeSpec, StartSpec, StaticRoute, TcpSpec, Uplink};
-pub use self::topology::Topology;
+pub use self::topology::{SharedHost, TopoLink, TopoNode, Topology};
 use crate::overrides;
 use crate::units::Dur;
 
@@ -157,8 +158,9 @@ pub struct Loaded {
     pub scenario: Scenario,
     /// The effective scenario as TOML (what the run id hashes and `run.toml` records).
     pub effective: String,
-    /// Groups expanded, references resolved, routes computed.
-    pub topology: Topology,
+    /// Groups expanded, references resolved, routes computed; shared with the node
+    /// factories of every run built from it.
+    pub topology: Arc<Topology>,
 }
 
 /// Reads, overrides (`--set key=value`) and validates a scenario file.
@@ -195,6 +197,6 @@ pub fn load(path: &Path, sets: &[String]) -> Result<Loaded, ScenarioError> {
         name,
         scenario,
         effective,
-        topology,
+        topology: Arc::new(topology),
     })
 }

@@ -7,10 +7,10 @@ use models::ip::Prefix;
 use models::tcp::{CongestionControl, DelayedAck, Keepalive, TcpConfig};
 use models::traffic::Start;
 use serde::{Deserialize, Serialize};
-use sim::SimDuration;
+use sim::{LinkParams, SimDuration};
 
 use super::ike::IkeSpec;
-use super::links::{DirSpec, LinkSpec};
+use super::links::DirSpec;
 use super::middle::{ActionKind, NatSpec, RuleSpec};
 use crate::units::{Bytes, Dur, Rate};
 
@@ -240,7 +240,7 @@ pub struct Uplink {
 }
 
 impl<'de> Deserialize<'de> for Uplink {
-    /// As [`LinkSpec`]: `to` is taken out, the rest must be [`DirSpec`] keys.
+    /// As [`super::LinkSpec`]: `to` is taken out, the rest must be [`DirSpec`] keys.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let mut t = toml::Table::deserialize(d)?;
@@ -266,15 +266,11 @@ impl<'de> Deserialize<'de> for Uplink {
 }
 
 impl Uplink {
-    /// The link from `instance`, called `name`.
-    pub fn link(&self, name: String, instance: &str) -> LinkSpec {
-        LinkSpec {
-            name: Some(name),
-            a: instance.to_owned(),
-            b: self.to.clone(),
-            params: self.params.clone(),
-            reverse: None,
-        }
+    /// Parameters of the `a`-to-`b` and `b`-to-`a` directions of each instance's link (the
+    /// same both ways), as [`super::LinkSpec::dir_params`].
+    pub fn dir_params(&self) -> Result<(LinkParams, LinkParams), String> {
+        let params = self.params.to_params()?;
+        Ok((params.clone(), params))
     }
 }
 

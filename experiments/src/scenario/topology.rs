@@ -1,26 +1,40 @@
 //! The expanded, checked topology of a scenario: groups (`count`) turned into instances
 //! with their uplinks, every reference resolved, interface numbers and routes worked out.
+//!
+//! The instances of a group share the group's spec, and the members of a cluster share
+//! one host spec: a node keeps that spec and its index, and what differs between
+//! instances (name, address, `+i` endpoints, the uplink's name) is derived when needed. A
+//! copy of the spec, the uplink and the interface names per instance was ~2 kB of every
+//! client of the scale scenario, kept for the whole run.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
 use models::ip::{Route, RoutingTable};
-use sim::{IfaceId, SimDuration};
+use sim::{IfaceId, LinkParams, SimDuration};
 
-use super::{ActionSpec, AppSpec, LinkSpec, NodeSpec, Scenario, TcpSpec};
+use super::{ActionSpec, AppSpec, LinkSpec, NodeSpec, Scenario, StaticRoute, TcpSpec, Uplink};
 use crate::routes::{self, Role};
 
-/// What `build` needs: nodes and links in engine order, and each node's routes.
-#[derive(Clone, Debug)]
+/// What `build` needs: nodes and links in engine order, and each node's routes and
+/// interfaces.
+#[derive(Debug)]
 pub struct Topology {
-    /// Every node, groups expanded (instances have no `count`/`uplink` and one address).
-    pub nodes: Vec<NodeSpec>,
-    /// Every link, uplinks of groups after the listed links.
-    pub links: Vec<LinkSpec>,
-    /// Routes of each node that uses them (hosts and routers), by node index.
-    pub routes: Vec<RoutingTable>,
-    /// Each node's links, by interface number.
-    pub ifaces: Vec<Vec<String>>,
+    /// Every node, groups and clusters expanded.
+    pub nodes: Vec<TopoNode>,
+    /// Every link: those made by expansion (cluster members' links and groups' uplinks, in
+    /// node order) first, then the listed ones.
+    pub links: Vec<TopoLink>,
+    /// Routes of the nodes that have any (routers, hosts with several links or static
+    /// routes), by node index; a client with one link has none.
+    routes: BTreeMap<usize, RoutingTable>,
+    /// The link of every interface, node after node in interface order: node `i`'s
+    /// interfaces are `iface_links[iface_start[i]..iface_start[i + 1]]`.
+    iface_links: Vec<u32>,
+    /// Where each node's interfaces start in `iface_links`, then the total.
+    iface_start: Vec<u32>,
     /// Cluster members by node name: (the cluster's switch node, member index).
     pub members: BTreeMap<String, (String, usize)>,
 }
@@ -28,11 +42,147 @@ pub struct Topology {
 impl Topology {
     /// The interface of node `node` (by index) on link `link`.
     pub fn iface(&self, node: usize, link: &str) -> Option<IfaceId> {
-        self.ifaces[node]
+        self.iface_links(node)
             .iter()
-            .position(|l| l == link)
+            .position(|&l| self.link_name(l as usize) == link)
             .map(|i| IfaceId(i as u32))
     }
+
+    /// How many interfaces node `node` (by index) has.
+    pub fn iface_count(&self, node: usize) -> usize {
+        self.iface_links(node).len()
+    }
+
+    /// The routes of node `node` (by index), if it has any.
+    pub fn routes(&self, node: usize) -> Option<&RoutingTable> {
+        self.routes.get(&node)
+    }
+
+    /// The name of link `link` (by index).
+    pub fn link_name(&self, link: usize) -> Cow<'_, str> {
+        let l = &self.links[link];
+        match &l.name {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!(
+                "{}-{}",
+                self.nodes[l.a].name(),
+                self.nodes[l.b].name()
+            )),
+        }
+    }
+
+    /// The links (by index) of node `node`'s interfaces, in interface order.
+    fn iface_links(&self, node: usize) -> &[u32] {
+        let (from, to) = (self.iface_start[node], self.iface_start[node + 1]);
+        &self.iface_links[from as usize..to as usize]
+    }
+
+    /// The names of node `node`'s links, in interface order (for checks and messages).
+    fn iface_names(&self, node: usize) -> Vec<String> {
+        self.iface_links(node)
+            .iter()
+            .map(|&l| self.link_name(l as usize).into_owned())
+            .collect()
+    }
+}
+
+/// A node of the expanded topology.
+#[derive(Clone, Debug)]
+pub enum TopoNode {
+    /// A node on its own, as used (a host's `address` made its `addresses`, `+i`
+    /// endpoints resolved for instance 0).
+    Single(Arc<NodeSpec>),
+    /// Instance `index` of a group (`count`): named `<name>-<index>`, its address the
+    /// group's plus `index`, `+i` endpoints resolved for `index`.
+    Instance {
+        /// The group, shared by its instances.
+        group: Arc<SharedHost>,
+        /// Which instance.
+        index: u32,
+    },
+    /// Member `index` of a cluster: named `<cluster>-<index>`, with the cluster's
+    /// addresses and applications (`+i` endpoints resolved for instance 0).
+    Member {
+        /// The cluster's member host, shared by its members.
+        cluster: Arc<SharedHost>,
+        /// Which member.
+        index: u32,
+    },
+}
+
+/// A host spec shared by several nodes: the instances of a group or the members of a
+/// cluster.
+#[derive(Debug)]
+pub struct SharedHost {
+    /// The group's or the cluster's name; node `i` is `<name>-<i>`.
+    name: String,
+    /// A group's first address, or a cluster's (virtual) addresses.
+    addresses: Vec<Ipv4Addr>,
+    /// Static routes.
+    routes: Vec<StaticRoute>,
+    /// Whether the hosts forward.
+    forwarding: bool,
+    /// The applications as written (`+i` endpoints unresolved).
+    apps: Vec<AppSpec>,
+}
+
+impl SharedHost {
+    /// The spec of node `name` with `addresses`, its `+i` endpoints resolved for instance
+    /// `i` (which expansion has checked).
+    fn host(&self, name: String, addresses: Vec<Ipv4Addr>, i: u32) -> NodeSpec {
+        NodeSpec::Host {
+            name,
+            addresses,
+            address: None,
+            count: None,
+            uplink: None,
+            routes: self.routes.clone(),
+            forwarding: self.forwarding,
+            apps: instance_apps(&self.apps, i).expect("validated: the instance's endpoints"),
+        }
+    }
+}
+
+impl TopoNode {
+    /// The node's name.
+    pub fn name(&self) -> Cow<'_, str> {
+        match self {
+            Self::Single(spec) => Cow::Borrowed(spec.name()),
+            Self::Instance { group: h, index } | Self::Member { cluster: h, index } => {
+                Cow::Owned(format!("{}-{index}", h.name))
+            }
+        }
+    }
+
+    /// The node's spec: an instance's or a member's is made from the shared one.
+    pub fn spec(&self) -> Cow<'_, NodeSpec> {
+        match self {
+            Self::Single(spec) => Cow::Borrowed(spec),
+            Self::Instance { group, index } => {
+                let addr = Ipv4Addr::from(u32::from(group.addresses[0]) + index);
+                Cow::Owned(group.host(self.name().into_owned(), vec![addr], *index))
+            }
+            Self::Member { cluster, .. } => {
+                let addresses = cluster.addresses.clone();
+                Cow::Owned(cluster.host(self.name().into_owned(), addresses, 0))
+            }
+        }
+    }
+}
+
+/// A link of the expanded topology.
+#[derive(Clone, Debug)]
+pub struct TopoLink {
+    /// The link's name; `None` for a group's uplink, called `<a>-<b>` (derived when
+    /// needed).
+    name: Option<String>,
+    /// End `a`, by node index.
+    pub a: usize,
+    /// End `b`, by node index.
+    pub b: usize,
+    /// Parameters of the `a`-to-`b` and `b`-to-`a` directions (shared by a group's
+    /// uplinks).
+    pub params: Arc<(LinkParams, LinkParams)>,
 }
 
 /// Expands and checks `s`; the error names the entry and the key.
@@ -41,87 +191,132 @@ pub(super) fn expand(s: &Scenario) -> Result<Topology, String> {
         return Err("duration: must be longer than 0s".into());
     }
     s.tcp.config().map_err(|e| format!("[tcp]: {e}"))?;
-    let (nodes, mut links, members) = expand_groups(s)?;
+    let (nodes, made, members) = expand_groups(s)?;
     let mut index = BTreeMap::new();
     for (i, n) in nodes.iter().enumerate() {
-        if index.insert(n.name().to_owned(), i).is_some() {
-            return Err(format!("nodes: duplicate node name {:?}", n.name()));
+        let name = n.name();
+        if index.insert(name.clone().into_owned(), i).is_some() {
+            return Err(format!("nodes: duplicate node name {name:?}"));
         }
-        check_node(n, &s.tcp).map_err(|e| format!("nodes ({}): {e}", n.name()))?;
+        check_node(&n.spec(), &s.tcp).map_err(|e| format!("nodes ({name}): {e}"))?;
     }
-    links.extend(cluster_links(s));
+    let listed = cluster_links(s);
+    let pending = made
+        .iter()
+        .map(|m| m.pending(&nodes))
+        .chain(listed.iter().map(|l| Pending {
+            name: l.name(),
+            own_name: true,
+            a: Cow::Borrowed(&l.a),
+            b: &l.b,
+            params: l.dir_params().map(Arc::new),
+        }));
     let mut link_names = BTreeSet::new();
-    let mut ends = Vec::with_capacity(links.len());
-    // Interfaces per node, in link order: (link name) per interface.
-    let mut ifaces: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
-    for (i, l) in links.iter().enumerate() {
-        let ctx = |e: String| format!("links[{i}] ({}): {e}", l.name());
+    let mut links = Vec::with_capacity(made.len() + listed.len());
+    for (i, l) in pending.enumerate() {
+        let ctx = |e: String| format!("links[{i}] ({}): {e}", l.name);
         let a = *index
-            .get(&l.a)
+            .get(&*l.a)
             .ok_or_else(|| ctx(undefined("node", &l.a, index.keys())))?;
         let b = *index
-            .get(&l.b)
-            .ok_or_else(|| ctx(undefined("node", &l.b, index.keys())))?;
+            .get(l.b)
+            .ok_or_else(|| ctx(undefined("node", l.b, index.keys())))?;
         if a == b {
             return Err(ctx("a link needs two different nodes".into()));
         }
-        l.dir_params().map_err(ctx)?;
-        if !link_names.insert(l.name()) {
+        let params = l.params.map_err(ctx)?;
+        if link_names.contains(&l.name) {
             return Err(ctx(
                 "duplicate link name (set `name` to tell them apart)".into()
             ));
         }
-        ifaces[a].push(l.name());
-        ifaces[b].push(l.name());
-        ends.push((a, b));
+        let name = l.own_name.then(|| l.name.clone());
+        link_names.insert(l.name);
+        links.push(TopoLink { name, a, b, params });
     }
-    let roles = nodes
+    let (iface_links, iface_start) = interfaces(nodes.len(), &links);
+    let mut topo = Topology {
+        nodes,
+        links,
+        routes: BTreeMap::new(),
+        iface_links,
+        iface_start,
+        members,
+    };
+    let roles = topo
+        .nodes
         .iter()
-        .zip(&ifaces)
-        .map(|(n, f)| role(n, f.len()))
+        .enumerate()
+        .map(|(i, n)| role(&n.spec(), topo.iface_links(i).len()))
         .collect::<Result<Vec<_>, _>>()?;
+    let ends: Vec<(usize, usize)> = topo.links.iter().map(|l| (l.a, l.b)).collect();
     let graph = routes::graph(roles, &ends);
-    let mut tables = Vec::with_capacity(nodes.len());
-    for (i, n) in nodes.iter().enumerate() {
-        let mut table = match n {
+    for (i, n) in topo.nodes.iter().enumerate() {
+        let spec = n.spec();
+        let mut table = match &*spec {
             NodeSpec::Router { .. } => routes::routes_from(&graph, i),
-            NodeSpec::Host { .. } if ifaces[i].len() > 1 => routes::routes_from(&graph, i),
+            NodeSpec::Host { .. } if topo.iface_links(i).len() > 1 => {
+                routes::routes_from(&graph, i)
+            }
             _ => RoutingTable::new(),
         };
-        let statics = match n {
+        let statics = match &*spec {
             NodeSpec::Host { routes, .. } | NodeSpec::Router { routes, .. } => routes.as_slice(),
             _ => &[],
         };
-        for r in statics {
-            let ctx = |e: String| format!("nodes ({}): routes: {e}", n.name());
-            let prefix = r.parsed().map_err(ctx)?;
-            let iface = ifaces[i].iter().position(|l| *l == r.link).ok_or_else(|| {
-                ctx(format!(
-                    "link {:?} is not one of this node's links ({})",
-                    r.link,
-                    ifaces[i].join(", ")
-                ))
-            })?;
-            table.insert(
-                prefix,
-                Route {
-                    iface: IfaceId(iface as u32),
-                },
-            );
+        if !statics.is_empty() {
+            let links = topo.iface_names(i);
+            for r in statics {
+                let ctx = |e: String| format!("nodes ({}): routes: {e}", spec.name());
+                let prefix = r.parsed().map_err(ctx)?;
+                let iface = links.iter().position(|l| *l == r.link).ok_or_else(|| {
+                    ctx(format!(
+                        "link {:?} is not one of this node's links ({})",
+                        r.link,
+                        links.join(", ")
+                    ))
+                })?;
+                table.insert(
+                    prefix,
+                    Route {
+                        iface: IfaceId(iface as u32),
+                    },
+                );
+            }
         }
-        tables.push(table);
+        if !table.is_empty() {
+            topo.routes.insert(i, table);
+        }
     }
-    for (i, n) in nodes.iter().enumerate() {
-        check_links(n, &ifaces[i]).map_err(|e| format!("nodes ({}): {e}", n.name()))?;
+    for (i, n) in topo.nodes.iter().enumerate() {
+        let spec = n.spec();
+        check_links(&spec, || topo.iface_names(i))
+            .map_err(|e| format!("nodes ({}): {e}", spec.name()))?;
     }
-    check_actions(s, &nodes, &index, &link_names)?;
-    Ok(Topology {
-        nodes,
-        links,
-        routes: tables,
-        ifaces,
-        members,
-    })
+    check_actions(s, &topo.nodes, &index, &link_names)?;
+    Ok(topo)
+}
+
+/// Every node's interfaces in one list, by node and then link order (as links attach in
+/// the engine), and where each node's start.
+fn interfaces(nodes: usize, links: &[TopoLink]) -> (Vec<u32>, Vec<u32>) {
+    let mut start = vec![0u32; nodes + 1];
+    for l in links {
+        start[l.a + 1] += 1;
+        start[l.b + 1] += 1;
+    }
+    for i in 0..nodes {
+        start[i + 1] += start[i];
+    }
+    let mut next = start.clone();
+    let mut ifaces = vec![0u32; start[nodes] as usize];
+    for (k, l) in links.iter().enumerate() {
+        for end in [l.a, l.b] {
+            ifaces[next[end] as usize] = k as u32;
+            next[end] += 1;
+        }
+    }
+    (ifaces, start)
 }
 
 fn undefined<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>) -> String {
@@ -132,18 +327,71 @@ fn undefined<'a>(what: &str, name: &str, known: impl Iterator<Item = &'a String>
     )
 }
 
-/// Nodes, generated links, and cluster members by name.
-type Expanded = (
-    Vec<NodeSpec>,
-    Vec<LinkSpec>,
+/// A link made by expansion.
+enum Made<'a> {
+    /// A cluster member's link to the switch of one side.
+    Member(Box<LinkSpec>),
+    /// The uplink of the group instance at node index `node`.
+    Uplink {
+        /// The instance.
+        node: usize,
+        /// The group's uplink.
+        uplink: &'a Uplink,
+        /// Its parameters, worked out once per group.
+        params: Result<Arc<(LinkParams, LinkParams)>, String>,
+    },
+}
+
+/// A link whose ends are still names.
+struct Pending<'a> {
+    name: String,
+    /// Whether the name is kept (an uplink's is `<a>-<b>`, derived when needed).
+    own_name: bool,
+    a: Cow<'a, str>,
+    b: &'a str,
+    params: Result<Arc<(LinkParams, LinkParams)>, String>,
+}
+
+impl Made<'_> {
+    fn pending<'a>(&'a self, nodes: &'a [TopoNode]) -> Pending<'a> {
+        match self {
+            Self::Member(l) => Pending {
+                name: l.name(),
+                own_name: true,
+                a: Cow::Borrowed(&l.a),
+                b: &l.b,
+                params: l.dir_params().map(Arc::new),
+            },
+            Self::Uplink {
+                node,
+                uplink,
+                params,
+            } => {
+                let a = nodes[*node].name();
+                Pending {
+                    name: format!("{a}-{}", uplink.to),
+                    own_name: false,
+                    a,
+                    b: &uplink.to,
+                    params: params.clone(),
+                }
+            }
+        }
+    }
+}
+
+/// Nodes, links made by expansion, and cluster members by name.
+type Expanded<'a> = (
+    Vec<TopoNode>,
+    Vec<Made<'a>>,
     BTreeMap<String, (String, usize)>,
 );
 
 /// Turns every `count = N` host into N instances and their uplinks, and every cluster
 /// into its switch, its members, and a link per member and side (the cluster's links).
-fn expand_groups(s: &Scenario) -> Result<Expanded, String> {
+fn expand_groups(s: &Scenario) -> Result<Expanded<'_>, String> {
     let mut nodes = Vec::with_capacity(s.nodes.len());
-    let mut uplinks = Vec::new();
+    let mut made = Vec::new();
     let mut members = BTreeMap::new();
     for n in &s.nodes {
         if let NodeSpec::Cluster(c) = n {
@@ -165,30 +413,31 @@ fn expand_groups(s: &Scenario) -> Result<Expanded, String> {
                 let mut switch = c.clone();
                 switch.cluster = name.clone();
                 switch.name = cluster_side(name, k);
-                nodes.push(NodeSpec::Cluster(switch));
+                nodes.push(TopoNode::Single(Arc::new(NodeSpec::Cluster(switch))));
             }
+            let host = Arc::new(SharedHost {
+                name: name.clone(),
+                addresses: c.addresses.clone(),
+                routes: Vec::new(),
+                forwarding: c.forwarding,
+                apps: c.apps.clone(),
+            });
             for m in 0..c.members {
                 let inst = format!("{name}-{m}");
                 for k in 0..sides {
-                    uplinks.push(LinkSpec {
+                    made.push(Made::Member(Box::new(LinkSpec {
                         name: Some(format!("{inst}-side{k}")),
                         a: cluster_side(name, k),
                         b: inst.clone(),
                         params: super::DirSpec::default(),
                         reverse: None,
-                    });
+                    })));
                 }
-                let apps = instance_apps(&c.apps, 0).map_err(|e| format!("nodes ({inst}): {e}"))?;
-                members.insert(inst.clone(), (name.clone(), m as usize));
-                nodes.push(NodeSpec::Host {
-                    name: inst,
-                    addresses: c.addresses.clone(),
-                    address: None,
-                    count: None,
-                    uplink: None,
-                    routes: Vec::new(),
-                    forwarding: c.forwarding,
-                    apps,
+                instance_apps(&c.apps, 0).map_err(|e| format!("nodes ({inst}): {e}"))?;
+                members.insert(inst, (name.clone(), m as usize));
+                nodes.push(TopoNode::Member {
+                    cluster: Arc::clone(&host),
+                    index: m,
                 });
             }
             continue;
@@ -204,7 +453,7 @@ fn expand_groups(s: &Scenario) -> Result<Expanded, String> {
             apps,
         } = n
         else {
-            nodes.push(n.clone());
+            nodes.push(TopoNode::Single(Arc::new(n.clone())));
             continue;
         };
         let Some(count) = count else {
@@ -221,7 +470,7 @@ fn expand_groups(s: &Scenario) -> Result<Expanded, String> {
                 (None, _) => addresses.clone(),
             };
             let apps = instance_apps(apps, 0).map_err(|e| format!("nodes ({name}): {e}"))?;
-            nodes.push(NodeSpec::Host {
+            nodes.push(TopoNode::Single(Arc::new(NodeSpec::Host {
                 name: name.clone(),
                 addresses,
                 address: None,
@@ -230,37 +479,39 @@ fn expand_groups(s: &Scenario) -> Result<Expanded, String> {
                 routes: routes.clone(),
                 forwarding: *forwarding,
                 apps,
-            });
+            })));
             continue;
         };
         let base = address.ok_or_else(|| {
             format!("nodes ({name}): a group (count) needs `address`, its first address")
         })?;
+        let group = Arc::new(SharedHost {
+            name: name.clone(),
+            addresses: vec![base],
+            routes: routes.clone(),
+            forwarding: *forwarding,
+            apps: apps.clone(),
+        });
+        let params = uplink.as_ref().map(|up| up.dir_params().map(Arc::new));
         for i in 0..*count {
-            let inst = format!("{name}-{i}");
-            let addr = u32::from(base)
-                .checked_add(i)
-                .map(Ipv4Addr::from)
-                .ok_or_else(|| {
-                    format!("nodes ({name}): address + count runs past 255.255.255.255")
-                })?;
-            if let Some(up) = uplink {
-                uplinks.push(up.link(format!("{inst}-{}", up.to), &inst));
+            u32::from(base).checked_add(i).ok_or_else(|| {
+                format!("nodes ({name}): address + count runs past 255.255.255.255")
+            })?;
+            if let (Some(uplink), Some(params)) = (uplink, &params) {
+                made.push(Made::Uplink {
+                    node: nodes.len(),
+                    uplink,
+                    params: params.clone(),
+                });
             }
-            let apps = instance_apps(apps, i).map_err(|e| format!("nodes ({inst}): {e}"))?;
-            nodes.push(NodeSpec::Host {
-                name: inst,
-                addresses: vec![addr],
-                address: None,
-                count: None,
-                uplink: None,
-                routes: routes.clone(),
-                forwarding: *forwarding,
-                apps,
+            instance_apps(apps, i).map_err(|e| format!("nodes ({name}-{i}): {e}"))?;
+            nodes.push(TopoNode::Instance {
+                group: Arc::clone(&group),
+                index: i,
             });
         }
     }
-    Ok((nodes, uplinks, members))
+    Ok((nodes, made, members))
 }
 
 /// The switch of side `k` of cluster `name`.
@@ -373,15 +624,23 @@ fn check_node(n: &NodeSpec, tcp: &TcpSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks what a node needs of its links (`links`: its link names by interface).
-fn check_links(n: &NodeSpec, links: &[String]) -> Result<(), String> {
+/// Checks what a node needs of its links (`links`: its link names by interface, worked
+/// out only for the kinds that need them).
+fn check_links(n: &NodeSpec, links: impl FnOnce() -> Vec<String>) -> Result<(), String> {
     match n {
-        NodeSpec::Firewall { .. } | NodeSpec::OnPath { .. } if links.len() != 2 => Err(format!(
-            "sits between exactly two links, has {} ({})",
-            links.len(),
-            links.join(", ")
-        )),
+        NodeSpec::Firewall { .. } | NodeSpec::OnPath { .. } => {
+            let links = links();
+            if links.len() == 2 {
+                return Ok(());
+            }
+            Err(format!(
+                "sits between exactly two links, has {} ({})",
+                links.len(),
+                links.join(", ")
+            ))
+        }
         NodeSpec::Nat(nat) => {
+            let links = links();
             if links.len() < 2 {
                 return Err(format!(
                     "needs an outside link and at least one inside link, has {}",
@@ -428,7 +687,7 @@ fn role(n: &NodeSpec, links: usize) -> Result<(Role, Vec<Ipv4Addr>), String> {
 
 fn check_actions(
     s: &Scenario,
-    specs: &[NodeSpec],
+    specs: &[TopoNode],
     nodes: &BTreeMap<String, usize>,
     links: &BTreeSet<String>,
 ) -> Result<(), String> {
@@ -436,7 +695,7 @@ fn check_actions(
         let i = *nodes
             .get(node)
             .ok_or_else(|| undefined("node", node, nodes.keys()))?;
-        if ok(&specs[i]) {
+        if ok(&specs[i].spec()) {
             Ok(())
         } else {
             Err(format!("node {node:?} is not {want}"))
