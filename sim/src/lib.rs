@@ -32,7 +32,7 @@ pub use metrics::{Histogram, IntoMetricName, Metric, MetricName, Metrics, TimeSe
 pub use node::{
     Ctx, IfaceId, LinkId, Node, NodeFactory, NodeId, NodeInit, Packet, PacketId, TimerId,
 };
-pub use rng::{ParkedRng, Ratio, RootSeed, SimRng, StreamKey};
+pub use rng::{Ratio, RootSeed, SimRng, StreamKey};
 pub use time::{SimDuration, SimTime};
 pub use world::{
     Action, Limits, LinkInfo, RunError, RunReport, Simulation, TopologyError, TraceLine,

@@ -142,32 +142,6 @@ impl Ratio {
     }
 }
 
-/// A [`SimRng`] at rest: the seed and the position in the stream, 48 bytes instead of the
-/// ~300 of a running stream (whose 256-byte block buffer is most of it).
-///
-/// For state that draws rarely and exists in the hundreds of thousands: each IKE SA has its
-/// own stream but draws only a few words per exchange, so keeping the stream parked costs
-/// one block computation per exchange and saves ~250 bytes per SA (BENCHMARKS.md, "Memory
-/// per idle client"). A parked stream resumes exactly where it stopped: the draws are the
-/// ones the running stream would have made.
-#[derive(Clone, Debug)]
-pub struct ParkedRng {
-    seed: [u8; 32],
-    word_pos: u128,
-}
-
-impl ParkedRng {
-    /// Runs `f` with the stream resumed, then parks it at its new position.
-    pub fn with<T>(&mut self, f: impl FnOnce(&mut SimRng) -> T) -> T {
-        let mut rng = ChaCha12Rng::from_seed(self.seed);
-        rng.set_word_pos(self.word_pos);
-        let mut rng = SimRng(rng);
-        let out = f(&mut rng);
-        self.word_pos = rng.0.get_word_pos();
-        out
-    }
-}
-
 /// A seeded, pinned pseudo-random stream with the distributions the simulator needs.
 ///
 /// The generator's state (ChaCha's key and a four-block output buffer, ~300 bytes) exists
@@ -219,12 +193,13 @@ impl SimRng {
         }
     }
 
-    /// The stream at rest: its seed and position (see [`ParkedRng`]).
-    pub fn park(&self) -> ParkedRng {
-        ParkedRng {
-            seed: self.0.get_seed(),
-            word_pos: self.0.get_word_pos(),
-        }
+    /// Runs `f` with the stream, then parks it: for state that exists in the hundreds of
+    /// thousands and draws a few words now and then (an IKE SA, per exchange), where a
+    /// live generator would be ~300 bytes each (BENCHMARKS.md, "Memory per idle client").
+    pub fn then_park<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let out = f(self);
+        self.park();
+        out
     }
 
     /// A uniformly random `u64`.
@@ -331,14 +306,14 @@ mod tests {
         #[test]
         fn a_parked_stream_resumes_where_it_stopped(draws in prop::collection::vec((0u8..3, 0usize..70), 0..200)) {
             let mut running = SimRng::from_seed_u64(42);
-            let mut parked = SimRng::from_seed_u64(42).park();
+            let mut parked = SimRng::from_seed_u64(42);
             for (kind, len) in draws {
                 match kind {
-                    0 => prop_assert_eq!(parked.with(SimRng::next_u32), running.next_u32()),
-                    1 => prop_assert_eq!(parked.with(SimRng::next_u64), running.next_u64()),
+                    0 => prop_assert_eq!(parked.then_park(SimRng::next_u32), running.next_u32()),
+                    1 => prop_assert_eq!(parked.then_park(SimRng::next_u64), running.next_u64()),
                     _ => {
                         let (mut a, mut b) = (vec![0; len], vec![0; len]);
-                        parked.with(|rng| rng.fill_bytes(&mut a));
+                        parked.then_park(|rng| rng.fill_bytes(&mut a));
                         running.fill_bytes(&mut b);
                         prop_assert_eq!(a, b);
                     }

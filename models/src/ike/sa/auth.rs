@@ -388,7 +388,7 @@ impl IkeSa {
         let lifetimes = self.config.lifetimes;
         let rekey_at = self
             .rng
-            .with(|rng| lifetimes.soft_deadline(now, lifetimes.ike_soft, rng));
+            .then_park(|rng| lifetimes.soft_deadline(now, lifetimes.ike_soft, rng));
         self.state = State::Established(Established {
             _auth: token,
             rekey_at,

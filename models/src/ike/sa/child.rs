@@ -176,7 +176,7 @@ impl IkeSa {
         let lifetimes = self.config.lifetimes;
         let rekey_at = self
             .rng
-            .with(|rng| lifetimes.soft_deadline(now, lifetimes.child_soft, rng));
+            .then_park(|rng| lifetimes.soft_deadline(now, lifetimes.child_soft, rng));
         self.children.insert(
             keys.spi_in,
             Box::new(Child {
@@ -192,7 +192,7 @@ impl IkeSa {
     pub(super) fn defer(&mut self, now: SimTime, task: Task) {
         let delay = self
             .rng
-            .with(|rng| rng.uniform_duration(RETRY_MIN, RETRY_MAX));
+            .then_park(|rng| rng.uniform_duration(RETRY_MIN, RETRY_MAX));
         self.deferred.push((now.saturating_add(delay), task));
     }
 
@@ -223,12 +223,12 @@ impl IkeSa {
         };
         let (ts_local, ts_remote) = (child.keys.ts_local.clone(), child.keys.ts_remote.clone());
         let new_spi_in = self.esp_spis.allocate(&self.children);
-        let ni = self.rng.with(nonce);
+        let ni = self.rng.then_park(nonce);
         let group = self.core.keys.as_ref().map(|k| k.group);
         let pfs = group.filter(|_| self.config.child_pfs);
         let dh = self
             .rng
-            .with(|rng| pfs.map(|g| g.generate(self.config.crypto, rng)));
+            .then_park(|rng| pfs.map(|g| g.generate(self.config.crypto, rng)));
         let mut inner = vec![
             Payload::Notify(NotifyPayload {
                 protocol: ProtocolId::ESP,
@@ -410,13 +410,15 @@ impl IkeSa {
             .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         let spi_out = chosen.esp_spi().ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         let ni = find!(payloads, Payload::Nonce).ok_or(NotifyType::INVALID_SYNTAX)?;
-        let nr = self.rng.with(nonce);
+        let nr = self.rng.then_park(nonce);
         let dh = match chosen.group {
             Some(group) => {
                 let ke = find!(payloads, Payload::Ke)
                     .filter(|ke| ke.group == group.transform_id())
                     .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
-                let (secret, public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
+                let (secret, public) = self
+                    .rng
+                    .then_park(|rng| group.generate(self.config.crypto, rng));
                 let g_ir = secret
                     .shared(&ke.data)
                     .map_err(|_| NotifyType::INVALID_SYNTAX)?;

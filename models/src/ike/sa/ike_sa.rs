@@ -9,7 +9,7 @@ use crate::small_map::SmallMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
-use sim::{ParkedRng, SimRng, SimTime};
+use sim::{SimRng, SimTime};
 
 use super::auth::{AuthSent, AuthVerified};
 use super::child::{Child, EspSpis};
@@ -63,9 +63,9 @@ pub struct IkeSa {
     pub(super) nat_t_port_float: bool,
     /// What an IKE_SA_INIT error notify does (RFC 9329 §6.4).
     pub(super) init_error: InitErrorAction,
-    /// Parked between draws: an SA draws a few words per exchange, and a running stream
-    /// would be ~250 bytes more per SA (`ParkedRng`).
-    pub(super) rng: ParkedRng,
+    /// Parked between draws ([`SimRng::then_park`]): an SA draws a few words per
+    /// exchange, and a live generator would be ~300 bytes more per SA.
+    pub(super) rng: SimRng,
     /// Whether we are the original initiator.
     pub(super) original_initiator: bool,
     /// Our address for requests (port 4500 after NAT detection).
@@ -193,13 +193,14 @@ impl IkeSa {
         state: State,
     ) -> Self {
         let esp_spis = EspSpis::new(&mut rng);
+        rng.park();
         Self {
             retransmission: config.retransmit.mode,
             fragment_send: config.fragmentation.send,
             nat_t_port_float: config.nat_t_port_float,
             init_error: config.init_error,
             config,
-            rng: rng.park(),
+            rng,
             original_initiator: core.initiator,
             local: path.local,
             remote: path.remote,
@@ -500,7 +501,7 @@ impl IkeSa {
         }
     }
 
-    pub(super) fn core_rng(&mut self, sel: Sel) -> Option<(&mut Core, &mut ParkedRng)> {
+    pub(super) fn core_rng(&mut self, sel: Sel) -> Option<(&mut Core, &mut SimRng)> {
         let core = match sel {
             Sel::Current => &mut self.core,
             Sel::Old => &mut self.old.as_mut()?.core,
@@ -593,7 +594,7 @@ impl IkeSa {
         };
         let id = core.next_request_id;
         let header = core.header(exchange, id, false);
-        let packets = rng.with(|rng| core.protect(rng, &header, inner, max_len));
+        let packets = rng.then_park(|rng| core.protect(rng, &header, inner, max_len));
         core.next_request_id = id.wrapping_add(1);
         self.start_outstanding(now, sel, id, exchange, request, packets);
     }
@@ -611,7 +612,7 @@ impl IkeSa {
         let wait = match self.retransmission {
             Retransmission::Timers => self
                 .rng
-                .with(|rng| self.config.retransmit.jittered_timeout(0, rng)),
+                .then_park(|rng| self.config.retransmit.jittered_timeout(0, rng)),
             Retransmission::Off => self.config.retransmit.give_up_after(),
         };
         self.stats.requests_sent += 1;
@@ -649,7 +650,7 @@ impl IkeSa {
             return;
         };
         let header = core.header(exchange, id, true);
-        let packets = rng.with(|rng| core.protect(rng, &header, inner, max_len));
+        let packets = rng.then_park(|rng| core.protect(rng, &header, inner, max_len));
         self.cache_and_send(sel, path, id, None, packets);
     }
 

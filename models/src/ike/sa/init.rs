@@ -461,7 +461,9 @@ impl IkeSa {
                 self.fail(FailReason::NoProposalChosen);
                 return;
             };
-            let (dh, dh_public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
+            let (dh, dh_public) = self
+                .rng
+                .then_park(|rng| group.generate(self.config.crypto, rng));
             self.retry_init(now, |init| {
                 let changed = init.dh.group() != group;
                 init.dh = dh;

@@ -297,9 +297,9 @@ impl IkeSa {
         let policy = self.config.retransmit;
         if let Some(out) = self.core.outstanding.as_mut() {
             let wait = match self.retransmission {
-                Retransmission::Timers => {
-                    self.rng.with(|rng| policy.jittered_timeout(out.tries, rng))
-                }
+                Retransmission::Timers => self
+                    .rng
+                    .then_park(|rng| policy.jittered_timeout(out.tries, rng)),
                 Retransmission::Off => policy.give_up_after(),
             };
             out.deadline = now.saturating_add(wait);
@@ -356,7 +356,7 @@ impl IkeSa {
     /// A fresh COOKIE2 from the SA's stream.
     fn cookie2(&mut self) -> Vec<u8> {
         let mut c = vec![0; COOKIE2_LEN];
-        self.rng.with(|rng| rng.fill_bytes(&mut c));
+        self.rng.then_park(|rng| rng.fill_bytes(&mut c));
         c
     }
 

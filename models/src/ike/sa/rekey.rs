@@ -46,9 +46,11 @@ impl IkeSa {
             self.defer(now, Task::RekeyIke);
             return;
         }
-        let new_spi = self.rng.with(ike_spi);
-        let ni = self.rng.with(nonce);
-        let (dh, public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
+        let new_spi = self.rng.then_park(ike_spi);
+        let ni = self.rng.then_park(nonce);
+        let (dh, public) = self
+            .rng
+            .then_park(|rng| group.generate(self.config.crypto, rng));
         let inner = [
             Payload::Sa(ike_offer(&[group], Some(new_spi))),
             Payload::Nonce(ni.clone()),
@@ -110,12 +112,14 @@ impl IkeSa {
             .filter(|ke| ke.group == group.transform_id())
             .ok_or(NotifyType::NO_PROPOSAL_CHOSEN)?;
         let ni = find!(payloads, Payload::Nonce).ok_or(NotifyType::INVALID_SYNTAX)?;
-        let nr = self.rng.with(nonce);
-        let (dh, public) = self.rng.with(|rng| group.generate(self.config.crypto, rng));
+        let nr = self.rng.then_park(nonce);
+        let (dh, public) = self
+            .rng
+            .then_park(|rng| group.generate(self.config.crypto, rng));
         let g_ir = dh
             .shared(&ke.data)
             .map_err(|_| NotifyType::INVALID_SYNTAX)?;
-        let our_spi = self.rng.with(ike_spi);
+        let our_spi = self.rng.then_park(ike_spi);
         let skeyseed = rekey_skeyseed(PRF, &sk_d, &g_ir, ni, &nr);
         let keys = IkeSaKeys::derive(PRF, &skeyseed, ni, &nr, peer_spi, our_spi);
         let mut core = Core::new(peer_spi, our_spi, false);
@@ -190,7 +194,7 @@ impl IkeSa {
         if let State::Established(est) = &mut self.state {
             est.rekey_at = self
                 .rng
-                .with(|rng| lifetimes.soft_deadline(now, lifetimes.ike_soft, rng));
+                .then_park(|rng| lifetimes.soft_deadline(now, lifetimes.ike_soft, rng));
             est.expire_at = now.saturating_add(lifetimes.ike_hard);
         }
         self.emit_ike_keys();

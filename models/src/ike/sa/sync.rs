@@ -216,7 +216,7 @@ impl IkeSa {
             );
             return;
         }
-        let nonce = self.rng.with(|rng| rng.next_u32().to_be_bytes());
+        let nonce = self.rng.then_park(|rng| rng.next_u32().to_be_bytes());
         // M1 must exceed any ID known to be used: add the window size (§5.1).
         let sync = MessageIdSync {
             nonce,
@@ -231,7 +231,7 @@ impl IkeSa {
         let header = self.core.header(ExchangeType::INFORMATIONAL, 0, false);
         let packets = self
             .rng
-            .with(|rng| self.core.protect(rng, &header, &inner, None));
+            .then_park(|rng| self.core.protect(rng, &header, &inner, None));
         self.start_outstanding(
             now,
             Sel::Current,
@@ -356,7 +356,7 @@ impl IkeSa {
         let header = self.core.header(ExchangeType::INFORMATIONAL, 0, true);
         let packets = self
             .rng
-            .with(|rng| self.core.protect(rng, &header, &[answer.notify()], None));
+            .then_park(|rng| self.core.protect(rng, &header, &[answer.notify()], None));
         self.stats.responses_sent += 1;
         self.stats.ha_syncs_answered += 1;
         self.queue_packets(&packets, path);

@@ -92,7 +92,7 @@ impl IkeSa {
         if mode == Retransmission::Timers && out.tries < policy.max_tries {
             out.tries += 1;
             out.deadline =
-                now.saturating_add(rng.with(|rng| policy.jittered_timeout(out.tries, rng)));
+                now.saturating_add(rng.then_park(|rng| policy.jittered_timeout(out.tries, rng)));
             let packets = out.packets.clone();
             self.stats.retransmits += 1;
             self.queue_packets(
