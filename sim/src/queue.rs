@@ -10,7 +10,8 @@
 //! times and usually two or three. Payloads are stored inline, which keeps the hot loop in
 //! cache (a binary heap of 100,000 keys plus a payload slab was bound by cache misses; see
 //! BENCHMARKS.md). Cancellation is the caller's business (the engine cancels timers with a
-//! small generation slab and skips stale ones when they come out).
+//! small generation slab, skips stale ones when they come out, and purges them in bulk
+//! with [`EventQueue::retain`] when they pile up).
 //!
 //! Scheduling earlier than the last popped time is still correct, just slow (every bucket is
 //! rebuilt); the engine only does that when a caller adds actions between two runs.
@@ -106,6 +107,24 @@ impl<E> EventQueue<E> {
     /// Whether the queue is empty.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Drops every event for which `keep` returns false; the rest keep their order. O(n):
+    /// for purging cancelled timers in bulk, which would otherwise wait in the queue until
+    /// their deadline.
+    pub fn retain(&mut self, mut keep: impl FnMut(&E) -> bool) {
+        self.now.retain(|e| keep(&e.payload));
+        self.len = self.now.len();
+        for (i, bucket) in self.later.iter_mut().enumerate() {
+            bucket.retain(|e| keep(&e.payload));
+            if bucket.capacity() > 2 * bucket.len() + SPARE_KEPT {
+                bucket.shrink_to_fit();
+            }
+            if bucket.is_empty() {
+                self.occupied &= !(1 << i);
+            }
+            self.len += bucket.len();
+        }
     }
 
     /// Puts an entry into its bucket relative to `last`. New entries carry the largest `seq`
