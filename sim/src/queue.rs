@@ -229,6 +229,38 @@ mod tests {
             prop_assert_eq!(q.len(), model.len());
         }
 
+        /// Dropping events at any point (the engine's purge of cancelled timers) leaves the
+        /// others in (time, insertion order), and the length right.
+        #[test]
+        fn retain_keeps_the_order_of_the_rest(ops in prop::collection::vec((0u64..200, 0u8..4), 0..400)) {
+            let mut q = EventQueue::new();
+            let mut model: Vec<(u64, usize)> = Vec::new();
+            let mut now = 0u64;
+            for (i, (dt, op)) in ops.iter().enumerate() {
+                match op {
+                    0 => {
+                        let got = q.pop().map(|(t, e)| (t.as_nanos(), e));
+                        let want = if model.is_empty() { None } else { Some(model.remove(0)) };
+                        prop_assert_eq!(got, want);
+                        if let Some((t, _)) = got { now = t; }
+                    }
+                    1 => {
+                        let drop_every = (*dt as usize % 3) + 2;
+                        q.retain(|e| e % drop_every != 0);
+                        model.retain(|(_, e)| e % drop_every != 0);
+                    }
+                    _ => {
+                        q.schedule(SimTime::from_nanos(now + dt), i);
+                        model.push((now + dt, i));
+                        model.sort();
+                    }
+                }
+                prop_assert_eq!(q.len(), model.len());
+            }
+            let rest: Vec<_> = std::iter::from_fn(|| q.pop().map(|(t, e)| (t.as_nanos(), e))).collect();
+            prop_assert_eq!(rest, model);
+        }
+
         /// Scheduling into the past (the slow path) still gives the sorted order.
         #[test]
         fn rewind_keeps_order(first in prop::collection::vec(0u64..1000, 1..50), late in prop::collection::vec(0u64..1000, 0..50)) {

@@ -409,6 +409,47 @@ fn timers_cancel() {
     assert_eq!(sim.node::<Canceller>(n).unwrap().0, 2);
 }
 
+/// A node that keeps one wake-up timer and moves it 10,000 times (as a host re-arming its
+/// earliest deadline does): the cancelled timers are purged from the queue instead of
+/// waiting for their deadlines, only the last timer fires, and it is the only event.
+#[test]
+fn cancelled_timers_are_purged_and_are_not_events() {
+    struct Rearm {
+        fired: Vec<u64>,
+    }
+    impl Node for Rearm {
+        fn start(&mut self, ctx: &mut Ctx<'_>) {
+            let mut t = ctx.set_timer_after(ms(1_000_000), 0);
+            for k in 1..=10_000u64 {
+                assert!(ctx.cancel_timer(t));
+                t = ctx.set_timer_after(ms(1_000_000 - k), k);
+            }
+        }
+        fn on_packet(&mut self, _: &mut Ctx<'_>, _: IfaceId, _: Packet) {}
+        fn on_timer(&mut self, _: &mut Ctx<'_>, token: u64) {
+            self.fired.push(token);
+        }
+    }
+    let mut sim = Simulation::new(1);
+    let n = sim
+        .add_node("r", Box::new(|_| Box::new(Rearm { fired: Vec::new() })))
+        .unwrap();
+    sim.run_until(SimTime::ZERO).unwrap();
+    assert!(
+        sim.pending_events() < 2_000,
+        "cancelled timers purged: {} pending",
+        sim.pending_events()
+    );
+    assert_eq!(sim.live_timers(), 1);
+    let report = sim.run().unwrap();
+    let node = sim.node::<Rearm>(n).unwrap();
+    assert_eq!(node.fired, [10_000]);
+    assert_eq!(
+        report.events, 1,
+        "a cancelled timer coming due is not an event"
+    );
+}
+
 #[test]
 fn queue_series_shows_the_queue_building_up() {
     let mut sim = Simulation::new(1);
