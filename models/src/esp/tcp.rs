@@ -178,12 +178,18 @@ impl TcpEncapTx {
                     Some(next) => self.partial = next,
                     None => return,
                 }
+                if self.queue.is_empty() {
+                    self.queue.shrink_to_fit();
+                }
             }
             let written = conn.send(&self.partial);
-            self.partial.drain(..written);
-            if !self.partial.is_empty() {
+            if written < self.partial.len() {
+                self.partial.drain(..written);
                 return;
             }
+            // Written whole: free it instead of keeping its buffer for the next message,
+            // so an idle connection keeps none (BENCHMARKS.md, "Memory per idle client").
+            self.partial = Vec::new();
         }
     }
 }

@@ -125,10 +125,10 @@ const TCP_WAKEUP: u64 = u64::MAX;
 const MAX_DELIVERIES_PER_INPUT: usize = 1_000_000;
 const EPHEMERAL_FIRST: u16 = 49_152;
 
+/// Boxed whole in the slot map: its vector holds at least four slots (and a sentinel),
+/// and most hosts hold one connection, so inline slots would be empty connections.
 struct ConnEntry {
-    /// Boxed: a slot map's vector holds at least four slots, and a `Connection` is
-    /// about 1 kB, so inline each client host paid for four connections to hold one.
-    conn: Box<Connection>,
+    conn: Connection,
     app: AppId,
     deadline: Option<SimTime>,
 }
@@ -143,7 +143,7 @@ struct Stack {
     udp: SmallMap<u16, AppId>,
     raw: SmallMap<u8, AppId>,
     listeners: SmallMap<u16, (AppId, TcpConfig)>,
-    conns: SlotMap<ConnId, ConnEntry>,
+    conns: SlotMap<ConnId, Box<ConnEntry>>,
     demux: SmallMap<(SocketAddrV4, SocketAddrV4), ConnId>,
     deadlines: SmallSet<(SimTime, ConnId)>,
     wakeup: Option<(SimTime, TimerId)>,
@@ -521,11 +521,11 @@ impl Stack {
         local: SocketAddrV4,
         remote: SocketAddrV4,
     ) -> ConnId {
-        let id = self.conns.insert(ConnEntry {
-            conn: Box::new(conn),
+        let id = self.conns.insert(Box::new(ConnEntry {
+            conn,
             app,
             deadline: None,
-        });
+        }));
         self.demux.insert((local, remote), id);
         id
     }
@@ -875,7 +875,7 @@ impl HostCtx<'_, '_> {
 
     /// The connection, for its state and statistics.
     pub fn tcp(&self, conn: ConnId) -> Option<&Connection> {
-        self.stack.conns.get(conn).map(|e| &*e.conn)
+        self.stack.conns.get(conn).map(|e| &e.conn)
     }
 }
 

@@ -624,14 +624,14 @@ impl IkeSa {
             },
         );
         if let Some((core, _)) = self.core_rng(sel) {
-            core.outstanding = Some(Outstanding {
+            core.outstanding = Some(Box::new(Outstanding {
                 id,
                 exchange,
                 request,
                 packets,
                 tries: 0,
                 deadline: now.saturating_add(wait),
-            });
+            }));
         }
     }
 

@@ -178,10 +178,15 @@ pub(crate) struct Mobike {
     /// The addresses of the last protected message received, for answers.
     last_path: Option<(SocketAddrV4, SocketAddrV4)>,
     echo: Cookie2Echo,
-    stats: MobikeStats,
+    /// Boxed at the first count: most SAs never use MOBIKE (72 bytes per SA otherwise).
+    stats: Option<Box<MobikeStats>>,
 }
 
 impl Mobike {
+    fn stats_mut(&mut self) -> &mut MobikeStats {
+        self.stats.get_or_insert_default()
+    }
+
     /// Notes the addresses a protected message arrived on.
     pub(crate) const fn note_path(&mut self, local: SocketAddrV4, remote: SocketAddrV4) {
         self.last_path = Some((local, remote));
@@ -215,8 +220,19 @@ impl IkeSa {
     }
 
     /// MOBIKE counters.
-    pub const fn mobike_stats(&self) -> &MobikeStats {
-        &self.mobike.stats
+    pub fn mobike_stats(&self) -> &MobikeStats {
+        const NONE: &MobikeStats = &MobikeStats {
+            updates_sent: 0,
+            updates_answered: 0,
+            stale_answers: 0,
+            updates_received: 0,
+            stale_updates: 0,
+            nat_detected: 0,
+            rr_checks: 0,
+            false_nat: 0,
+            abandoned: 0,
+        };
+        self.mobike.stats.as_deref().unwrap_or(NONE)
     }
 
     /// Where ESP to the peer goes: the IKE SA's address, except on a responder while a
@@ -315,7 +331,7 @@ impl IkeSa {
     pub fn abandon_outstanding(&mut self) -> bool {
         let abandoned = self.core.outstanding.take().is_some();
         if abandoned {
-            self.mobike.stats.abandoned += 1;
+            self.mobike.stats_mut().abandoned += 1;
             self.rearm();
         }
         abandoned
@@ -405,7 +421,7 @@ impl IkeSa {
                     remote,
                     cookie2,
                 };
-                self.mobike.stats.updates_sent += 1;
+                self.mobike.stats_mut().updates_sent += 1;
                 self.send_request(
                     now,
                     Sel::Current,
@@ -426,7 +442,7 @@ impl IkeSa {
                     NotifyType::COOKIE2,
                     cookie2.clone(),
                 ))];
-                self.mobike.stats.rr_checks += 1;
+                self.mobike.stats_mut().rr_checks += 1;
                 let request = MobikeRequest::ReturnRoutability {
                     generation: self.mobike.generation,
                     cookie2,
@@ -532,7 +548,7 @@ impl IkeSa {
             .is_some_and(|last| id.wrapping_sub(last) > u32::MAX / 2)
         {
             // RFC 4555 §3.5: an older update is answered but not applied.
-            self.mobike.stats.stale_updates += 1;
+            self.mobike.stats_mut().stale_updates += 1;
             return None;
         }
         let over_tcp = self.mobike.over_tcp;
@@ -551,9 +567,9 @@ impl IkeSa {
         let nat = nat_status(payloads, self.core.spi_i, self.core.spi_r, path);
         self.nat = nat;
         self.mobike.generation += 1;
-        self.mobike.stats.updates_received += 1;
+        self.mobike.stats_mut().updates_received += 1;
         if nat.any() {
-            self.mobike.stats.nat_detected += 1;
+            self.mobike.stats_mut().nat_detected += 1;
         }
         self.events
             .push_back(IkeEvent::Mobike(MobikeEvent::UpdateReceived {
@@ -606,21 +622,21 @@ impl IkeSa {
                         .push_back(IkeEvent::Mobike(MobikeEvent::UpdateRefused(ty)));
                     return;
                 }
-                self.mobike.stats.updates_answered += 1;
+                self.mobike.stats_mut().updates_answered += 1;
                 if (local, remote) != (self.local, self.remote) {
                     // Answered on a path we have left: nothing learnt about the current one.
-                    self.mobike.stats.stale_answers += 1;
+                    self.mobike.stats_mut().stale_answers += 1;
                     return;
                 }
                 if generation != self.mobike.generation {
-                    self.mobike.stats.stale_answers += 1;
+                    self.mobike.stats_mut().stale_answers += 1;
                 }
                 let path = Path { local, remote };
                 let nat = nat_status(payloads, self.core.spi_i, self.core.spi_r, path);
                 self.nat = nat;
                 let false_nat = (built_local, built_remote) != (local, remote) && !nat.any();
                 if false_nat {
-                    self.mobike.stats.false_nat += 1;
+                    self.mobike.stats_mut().false_nat += 1;
                 }
                 if !self.mobike.over_tcp
                     && nat.any()
