@@ -9,11 +9,10 @@
 //! selector's traffic to the new outbound SA, and the old inbound SA is removed when its
 //! deletion is exchanged.
 
-use crate::small_map::SmallMap;
-
 use super::sa::{Decapsulated, InboundSa, OutboundSa, SequenceExhausted};
 use super::wire::{Packet, Repr};
 use super::{EspCounters, EspDropReason};
+use crate::small_map::SmallMap;
 
 /// An opaque handle naming one outbound traffic flow (a Child SA's traffic selectors), set
 /// by the IKE or policy layer.

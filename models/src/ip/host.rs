@@ -13,8 +13,6 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-
-use crate::small_map::{SmallMap, SmallSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{Ctx, IfaceId, Metrics, Node, Packet, SimRng, SimTime, TimerId};
@@ -23,6 +21,7 @@ use slotmap::{SlotMap, new_key_type};
 use crate::ip::Prefix;
 use crate::ip::route::{PrefixTable, Route, RoutingTable};
 use crate::ip::router::{decrement_ttl, forward_hop};
+use crate::small_map::{SmallMap, SmallSet};
 use crate::tcp::{Connection, ConnectionError, Event as TcpEvent, TcpConfig, reset_for};
 use crate::wire::{
     IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,

@@ -2,14 +2,15 @@
 //!
 //! One ordered map per prefix length plus a bitmask of the lengths in use: a lookup tries
 //! only the lengths present, longest first, each an O(log n) map lookup. A router with
-//! 100,000 host routes therefore does one `BTreeMap` lookup per packet, never a scan.
+//! 100,000 host routes therefore does one B-tree lookup per packet, never a scan (a
+//! `SmallMap` is a B-tree beyond 16 entries).
 
-use crate::small_map::SmallMap;
 use std::net::Ipv4Addr;
 
 use sim::IfaceId;
 
 use super::Prefix;
+use crate::small_map::SmallMap;
 
 /// Where a route sends packets. Links are point-to-point, so the interface is enough.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -39,7 +39,6 @@ mod mobike;
 mod policy;
 mod tcp;
 
-use crate::small_map::{SmallMap, SmallSet};
 use std::any::Any;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
@@ -64,6 +63,7 @@ use crate::esp::{
     SelectorId, UdpEncapPayload,
 };
 use crate::ip::{App, AppTimer, ConnId, HostCtx, Prefix, PrefixTable};
+use crate::small_map::{SmallMap, SmallSet};
 use crate::traffic::Start;
 use crate::wire::{IpProtocol, Ipv4Packet, tcp_encap::NON_ESP_MARKER};
 

@@ -10,7 +10,6 @@
 //! TEMPORARY_FAILURE (RFC 7296 §2.25), and a refused rekey is retried after a random
 //! delay, so one of the two wins.
 
-use crate::small_map::SmallMap;
 use std::net::Ipv4Addr;
 
 use sim::{SimDuration, SimRng, SimTime};
@@ -27,6 +26,7 @@ use crate::ike::wire::{
     ExchangeType, KePayload, Message, NotifyPayload, NotifyType, Payload, ProtocolId,
     TrafficSelector, TsPayload,
 };
+use crate::small_map::SmallMap;
 
 /// Shortest wait before retrying a refused rekey.
 const RETRY_MIN: SimDuration = SimDuration::from_secs(1);

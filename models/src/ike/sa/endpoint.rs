@@ -11,8 +11,6 @@
 //! needs a valid solution besides the cookie (RFC 8019 §7.1).
 
 use std::collections::VecDeque;
-
-use crate::small_map::{SmallMap, SmallSet};
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -26,6 +24,7 @@ use super::{
 };
 use crate::ike::crypto::{CookieInput, CookieSecret};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
+use crate::small_map::{SmallMap, SmallSet};
 
 /// Names an SA within its endpoint; never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

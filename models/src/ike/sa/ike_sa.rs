@@ -4,8 +4,6 @@
 //! `info`), each adding methods to [`IkeSa`].
 
 use std::collections::VecDeque;
-
-use crate::small_map::SmallMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -23,6 +21,7 @@ use super::{
     NatStatus, Retransmission, Stats, Transmit,
 };
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
+use crate::small_map::SmallMap;
 
 /// Octets of IPv4 and UDP headers in front of an IKE message on UDP.
 const IPV4_UDP_OVERHEAD: usize = 28;

@@ -9,7 +9,6 @@
 //! anything about TCP connections. A copy taken before the last exchanges is stale: that
 //! is the problem RFC 6311 solves, and what the restored SA's sync repairs.
 
-use crate::small_map::SmallMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
@@ -21,6 +20,7 @@ use super::core::{Core, CoreKeys};
 use super::ike_sa::{Established, IkeSa, Path, State};
 use super::sync::{Restored, SyncProgress};
 use super::{HaSyncSupport, IkeConfig, NatStatus, Retransmission};
+use crate::small_map::SmallMap;
 
 /// The replicated state of one established IKE SA.
 #[derive(Debug, Clone)]
