@@ -359,6 +359,11 @@ impl<K: Ord> SmallSet<K> {
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &K> {
         self.0.keys()
     }
+
+    /// The elements from `from` on, in order.
+    pub fn range_from<'a>(&'a self, from: &K) -> impl Iterator<Item = &'a K> + use<'a, K> {
+        self.0.range_from(from).map(|(k, ())| k)
+    }
 }
 
 #[cfg(test)]

@@ -165,11 +165,8 @@ impl IkeDaemon {
         let Some(connect) = self.cfg.connect.as_ref() else {
             return;
         };
-        let (peer, retransmit, fragment) = (
-            connect.peer,
-            connect.config.retransmit.mode,
-            connect.config.fragmentation.send,
-        );
+        let (peer, config) = (connect.peer, std::rc::Rc::clone(&connect.config));
+        let (retransmit, fragment) = (config.retransmit.mode, config.fragmentation.send);
         host.set_route(
             Prefix::new(std::net::Ipv4Addr::UNSPECIFIED, 0).expect("/0 is a prefix"),
             IfaceId(iface),
@@ -180,7 +177,7 @@ impl IkeDaemon {
             return host.metrics().incr("mobike_no_sa");
         };
         let was_tcp = self.tcp_sas.remove(&sa);
-        if let Some(conn) = self.sa_conn.remove(&sa) {
+        if let Some(conn) = self.unbind_sa(sa) {
             self.mobike.old_conns.push(conn);
         }
         let Some(endpoint) = self.endpoint.as_mut() else {
@@ -211,7 +208,7 @@ impl IkeDaemon {
             host.cancel_timer(t);
         }
         if let Some(trigger) = self.mobike.policy.tcp_switch {
-            let cfg = &connect.config.retransmit;
+            let cfg = &config.retransmit;
             let after = match trigger {
                 FallbackTrigger::After(d) => d,
                 FallbackTrigger::Retransmissions(n) => (0..=n).fold(SimDuration::ZERO, |sum, k| {
@@ -249,7 +246,7 @@ impl IkeDaemon {
         };
         host.metrics().incr("mobike_tcp_switches");
         self.tcp_sas.insert(h.sa);
-        self.sa_conn.insert(h.sa, conn);
+        self.bind_sa(h.sa, conn);
         if let Some(o) = self.originator.as_mut() {
             // The Originator re-opens this connection if it breaks (RFC 9329 §6.1).
             o.sa = Some(h.sa);
@@ -377,7 +374,7 @@ impl IkeDaemon {
             s.set_fragment_sending(fragment);
         });
         host.metrics().incr("mobike_tcp_to_udp");
-        if let Some(conn) = self.sa_conn.remove(&sa) {
+        if let Some(conn) = self.unbind_sa(sa) {
             self.arm_idle(host, conn);
         }
     }

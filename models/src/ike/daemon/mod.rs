@@ -191,6 +191,10 @@ pub struct IkeDaemon {
     next_serial: u64,
     /// The connection each TCP SA sends on (RFC 9329 §6.1).
     sa_conn: SmallMap<SaId, ConnId>,
+    /// `sa_conn` the other way round: the SAs that send on a connection, found without a
+    /// scan of every SA (a gateway's idle timers and dropped connections asked that of
+    /// 100,000 SAs each).
+    conn_sas: SmallSet<(ConnId, SaId)>,
     /// SAs that run over TCP.
     tcp_sas: SmallSet<SaId>,
     /// UDP attempts given up for TCP: their end is not counted as a deletion.
@@ -227,6 +231,7 @@ impl IkeDaemon {
             conn_by_tuple: SmallMap::new(),
             next_serial: 0,
             sa_conn: SmallMap::new(),
+            conn_sas: SmallSet::new(),
             tcp_sas: SmallSet::new(),
             abandoned: SmallSet::new(),
             originator: None,
@@ -432,7 +437,7 @@ impl IkeDaemon {
             host.remove_address(inner);
         }
         self.tcp_sas.remove(&sa);
-        let Some(conn) = self.sa_conn.remove(&sa) else {
+        let Some(conn) = self.unbind_sa(sa) else {
             return;
         };
         let originator = self
@@ -538,7 +543,7 @@ impl IkeDaemon {
         let rng = host.stream("ike-sa-tcp");
         let sa = endpoint.connect(now, config, Some(tcp), rng, local, peer);
         self.tcp_sas.insert(sa);
-        self.sa_conn.insert(sa, conn);
+        self.bind_sa(sa, conn);
         if let Some(o) = self.originator.as_mut() {
             o.sa = Some(sa);
         }

@@ -216,15 +216,41 @@ impl IkeDaemon {
             Some(host.set_timer(now.saturating_add(idle), token(TIMER_IDLE, conn.serial)));
     }
 
+    /// Makes `conn` the connection SA `sa` sends on; the one it sent on before, if any.
+    pub(super) fn bind_sa(&mut self, sa: SaId, conn: ConnId) -> Option<ConnId> {
+        let previous = self.sa_conn.insert(sa, conn);
+        // Most calls (every message a Responder receives) name the same connection.
+        if previous != Some(conn) {
+            if let Some(p) = previous {
+                self.conn_sas.remove(&(p, sa));
+            }
+            self.conn_sas.insert((conn, sa));
+        }
+        previous
+    }
+
+    /// SA `sa` no longer sends on a connection; the one it did, if any.
+    pub(super) fn unbind_sa(&mut self, sa: SaId) -> Option<ConnId> {
+        let conn = self.sa_conn.remove(&sa)?;
+        self.conn_sas.remove(&(conn, sa));
+        Some(conn)
+    }
+
+    /// The SAs that send on connection `id`, in id order.
+    fn sas_on(&self, id: ConnId) -> impl Iterator<Item = SaId> + '_ {
+        self.conn_sas
+            .range_from(&(id, SaId(0)))
+            .take_while(move |(c, _)| *c == id)
+            .map(|&(_, sa)| sa)
+    }
+
     /// Whether a live SA sends on this connection.
     fn carries_sa(&self, id: ConnId) -> bool {
-        self.sa_conn.iter().any(|(sa, c)| {
-            *c == id
-                && self
-                    .endpoint
-                    .as_ref()
-                    .and_then(|e| e.sa(*sa))
-                    .is_some_and(|s| !s.is_closed())
+        self.sas_on(id).any(|sa| {
+            self.endpoint
+                .as_ref()
+                .and_then(|e| e.sa(sa))
+                .is_some_and(|s| !s.is_closed())
         })
     }
 
@@ -283,12 +309,7 @@ impl IkeDaemon {
         } else if host.tcp(id).is_some_and(|c| c.state() != State::Closed) {
             host.tcp_close(id);
         }
-        let sas: Vec<SaId> = self
-            .sa_conn
-            .iter()
-            .filter(|(_, c)| **c == id)
-            .map(|(sa, _)| *sa)
-            .collect();
+        let sas: Vec<SaId> = self.sas_on(id).collect();
         if conn.role == Role::Responder {
             // The SA keeps naming the dead connection until a valid message arrives on a
             // new one (RFC 9329 §6.1): sends fail meanwhile, the Responder cannot
@@ -296,7 +317,7 @@ impl IkeDaemon {
             return;
         }
         for sa in sas {
-            self.sa_conn.remove(&sa);
+            self.unbind_sa(sa);
             if !conn.closing {
                 self.schedule_reconnect(host, sa);
             }
@@ -357,7 +378,7 @@ impl IkeDaemon {
         host.metrics().incr("tcp_reconnect_attempts");
         match self.tcp_open(host, peer, true) {
             Some(id) => {
-                self.sa_conn.insert(sa, id);
+                self.bind_sa(sa, id);
             }
             None => self.schedule_reconnect(host, sa),
         }
@@ -591,7 +612,7 @@ impl IkeDaemon {
             return;
         }
         self.ha_heard(host, sa);
-        let previous = self.sa_conn.insert(sa, id);
+        let previous = self.bind_sa(sa, id);
         if let Some(conn) = self.conns.get_mut(&id)
             && let Some(t) = conn.idle_timer.take()
         {

@@ -110,23 +110,18 @@ pub struct IkeEndpoint {
     /// Boxed: an `IkeSa` is large, and a B-tree moves its values when a node gains an
     /// entry or splits (inserting one SA per client was a visible share of the
     /// establishment benchmark).
-    sas: SmallMap<SaId, Box<IkeSa>>,
+    sas: SmallMap<SaId, Box<Slot>>,
     by_spi: SmallMap<u64, SaId>,
-    spis_of: SmallMap<SaId, Vec<u64>>,
     half_open: SmallMap<(u64, Vec<u8>), SaId>,
-    half_open_key: SmallMap<SaId, (u64, Vec<u8>)>,
-    leases: SmallMap<SaId, Ipv4Addr>,
     /// The leased addresses, and where the search for a free one resumes: leasing is
     /// amortised O(log n), not a scan of the pool per SA.
     leased: SmallSet<Ipv4Addr>,
     next_lease: u32,
-    prefixes: SmallMap<SaId, u16>,
     used_prefixes: SmallSet<u16>,
     next_prefix: u16,
     /// Every SA's next deadline, ordered, so the endpoint's timeout is the first entry and
     /// a timeout touches only the SAs that are due (no scan of every SA).
     deadlines: SmallSet<(SimTime, SaId)>,
-    deadline_of: SmallMap<SaId, SimTime>,
     secret: CookieSecret,
     previous_secret: Option<CookieSecret>,
     rotate_at: SimTime,
@@ -139,6 +134,37 @@ pub struct IkeEndpoint {
     /// The SAs synced since the last [`IkeEndpoint::take_changed`], with repeats, when
     /// someone asked to track them (an HA member replicates only what changed).
     changed: Option<Vec<SaId>>,
+}
+
+/// One SA and what the endpoint's indexes hold for it. Kept together so that a message or
+/// a timeout finds all of it with one lookup: a gateway holds 100,000 SAs, and one map per
+/// index meant one B-tree search per index per message (issue 9).
+#[derive(Debug)]
+struct Slot {
+    sa: IkeSa,
+    /// The SPIs this SA holds in `by_spi`, as of its last sync.
+    spis: Vec<u64>,
+    /// This SA's entry in `deadlines`.
+    deadline: Option<SimTime>,
+    /// This SA's entry in `half_open`, while it is half-open.
+    half_open_key: Option<Box<(u64, Vec<u8>)>>,
+    /// The pool address leased to it.
+    lease: Option<Ipv4Addr>,
+    /// Its ESP SPI prefix, in `used_prefixes`.
+    prefix: u16,
+}
+
+impl Slot {
+    fn new(sa: IkeSa, prefix: u16) -> Box<Self> {
+        Box::new(Self {
+            sa,
+            spis: Vec::new(),
+            deadline: None,
+            half_open_key: None,
+            lease: None,
+            prefix,
+        })
+    }
 }
 
 impl IkeEndpoint {
@@ -155,17 +181,12 @@ impl IkeEndpoint {
             rng,
             sas: SmallMap::new(),
             by_spi: SmallMap::new(),
-            spis_of: SmallMap::new(),
             half_open: SmallMap::new(),
-            half_open_key: SmallMap::new(),
-            leases: SmallMap::new(),
             leased: SmallSet::new(),
             next_lease: 0,
-            prefixes: SmallMap::new(),
             used_prefixes: SmallSet::new(),
             next_prefix: 1,
             deadlines: SmallSet::new(),
-            deadline_of: SmallMap::new(),
             secret,
             previous_secret: None,
             rotate_at,
@@ -190,7 +211,7 @@ impl IkeEndpoint {
         remote: SocketAddrV4,
     ) -> SaId {
         let sa = IkeSa::initiate(now, config.into(), tcp, rng, local, remote);
-        self.insert(now, sa)
+        self.insert(now, sa, None, None)
     }
 
     /// Processes a datagram that arrived at `local` from `remote`.
@@ -221,8 +242,8 @@ impl IkeEndpoint {
             self.stats.unknown_spi += 1;
             return;
         };
-        if let Some(sa) = self.sas.get_mut(&id) {
-            sa.handle_message(now, path, &msg, bytes);
+        if let Some(slot) = self.sas.get_mut(&id) {
+            slot.sa.handle_message(now, path, &msg, bytes);
         }
         self.sync(now, id);
     }
@@ -236,8 +257,8 @@ impl IkeEndpoint {
             .map(|&(_, id)| id)
             .collect();
         for id in due {
-            if let Some(sa) = self.sas.get_mut(&id) {
-                sa.handle_timeout(now);
+            if let Some(slot) = self.sas.get_mut(&id) {
+                slot.sa.handle_timeout(now);
             }
             self.sync(now, id);
         }
@@ -250,7 +271,7 @@ impl IkeEndpoint {
         id: SaId,
         f: impl FnOnce(&mut IkeSa) -> R,
     ) -> Option<R> {
-        let result = f(self.sas.get_mut(&id)?);
+        let result = f(&mut self.sas.get_mut(&id)?.sa);
         self.sync(now, id);
         Some(result)
     }
@@ -266,12 +287,12 @@ impl IkeEndpoint {
         self.next_id += 1;
         let prefix = replica.esp_prefix();
         self.used_prefixes.insert(prefix);
-        self.prefixes.insert(id, prefix);
+        let mut slot = Slot::new(sa, prefix);
         if let (Some(addr), Some(_)) = (replica.inner_address(), self.config.pool) {
             self.leased.insert(addr);
-            self.leases.insert(id, addr);
+            slot.lease = Some(addr);
         }
-        self.sas.insert(id, Box::new(sa));
+        self.sas.insert(id, slot);
         self.sync(now, id);
         id
     }
@@ -296,8 +317,8 @@ impl IkeEndpoint {
     /// The counters of every SA still held plus those of every SA that ended.
     pub fn sa_totals(&self) -> super::Stats {
         let mut total = self.ended;
-        for sa in self.sas.values() {
-            total.add(sa.stats());
+        for slot in self.sas.values() {
+            total.add(slot.sa.stats());
         }
         total
     }
@@ -343,12 +364,12 @@ impl IkeEndpoint {
 
     /// An SA, while it exists.
     pub fn sa(&self, id: SaId) -> Option<&IkeSa> {
-        self.sas.get(&id).map(|sa| &**sa)
+        self.sas.get(&id).map(|slot| &slot.sa)
     }
 
     /// Every SA, in id order.
     pub fn sas(&self) -> impl Iterator<Item = (SaId, &IkeSa)> + '_ {
-        self.sas.iter().map(|(&id, sa)| (id, &**sa))
+        self.sas.iter().map(|(&id, slot)| (id, &slot.sa))
     }
 
     /// Responder SAs waiting for IKE_AUTH (RFC 7296 §2.6).
@@ -361,13 +382,25 @@ impl IkeEndpoint {
         &self.stats
     }
 
-    fn insert(&mut self, now: SimTime, mut sa: IkeSa) -> SaId {
+    /// Adds a new SA (with its pool address and half-open key, if any) under the next id.
+    fn insert(
+        &mut self,
+        now: SimTime,
+        mut sa: IkeSa,
+        lease: Option<Ipv4Addr>,
+        half_open_key: Option<(u64, Vec<u8>)>,
+    ) -> SaId {
         let id = SaId(self.next_id);
         self.next_id += 1;
         let prefix = self.allocate_prefix();
         sa.esp_spis.set_prefix(prefix);
-        self.prefixes.insert(id, prefix);
-        self.sas.insert(id, Box::new(sa));
+        let mut slot = Slot::new(sa, prefix);
+        slot.lease = lease;
+        if let Some(key) = half_open_key {
+            self.half_open.insert(key.clone(), id);
+            slot.half_open_key = Some(Box::new(key));
+        }
+        self.sas.insert(id, slot);
         self.sync(now, id);
         id
     }
@@ -396,8 +429,8 @@ impl IkeEndpoint {
         };
         let key = (msg.spi_i, ni);
         if let Some(&id) = self.half_open.get(&key) {
-            if let Some(sa) = self.sas.get_mut(&id) {
-                sa.handle_message(now, path, msg, raw);
+            if let Some(slot) = self.sas.get_mut(&id) {
+                slot.sa.handle_message(now, path, msg, raw);
             }
             self.sync(now, id);
             return;
@@ -421,15 +454,13 @@ impl IkeEndpoint {
         match IkeSa::accept_message(now, config, rng, path, msg, raw) {
             Ok(mut sa) => {
                 self.stats.sas_created += 1;
-                let id = SaId(self.next_id);
-                if let Some(addr) = self.lease(id) {
+                let lease = self.lease();
+                if let Some(addr) = lease {
                     sa.reserve_inner_address(addr);
                 }
-                self.half_open.insert(key.clone(), id);
-                self.half_open_key.insert(id, key);
-                let half_open = self.half_open.len() as u64;
+                let half_open = self.half_open.len() as u64 + 1;
                 self.stats.half_open_peak = self.stats.half_open_peak.max(half_open);
-                self.insert(now, sa);
+                self.insert(now, sa, lease, Some(key));
             }
             Err(InitRefused::Answered(_, answer)) => {
                 self.stats.refused += 1;
@@ -507,8 +538,8 @@ impl IkeEndpoint {
         self.rotate_at = now.saturating_add(lifetime);
     }
 
-    /// Reserves the lowest free pool address for SA `id`.
-    fn lease(&mut self, id: SaId) -> Option<Ipv4Addr> {
+    /// Reserves the lowest free pool address (after the last one leased) for a new SA.
+    fn lease(&mut self) -> Option<Ipv4Addr> {
         let pool = self.config.pool?;
         let first = u32::from(pool.first);
         // Resume after the last lease, wrapping once round the pool.
@@ -518,71 +549,62 @@ impl IkeEndpoint {
             .find(|(_, a)| !self.leased.contains(a))?;
         self.next_lease = addr.0 + 1;
         self.leased.insert(addr.1);
-        self.leases.insert(id, addr.1);
         Some(addr.1)
     }
 
     /// Collects an SA's output, updates the indexes, and removes it once closed.
     fn sync(&mut self, now: SimTime, id: SaId) {
-        let Some(sa) = self.sas.get_mut(&id) else {
+        let Some(slot) = self.sas.get_mut(&id) else {
             return;
         };
         // Every change to an SA ends here (messages, timeouts, commands, restores).
         if let Some(changed) = self.changed.as_mut() {
             changed.push(id);
         }
-        while let Some(transmit) = sa.poll_transmit(now) {
+        while let Some(transmit) = slot.sa.poll_transmit(now) {
             self.transmits.push_back(transmit);
         }
-        while let Some(event) = sa.poll_event() {
+        while let Some(event) = slot.sa.poll_event() {
             self.events.push_back((id, event));
         }
-        let (half_open, closed) = (sa.is_half_open(), sa.is_closed());
-        let deadline = if closed { None } else { sa.poll_timeout() };
+        let (half_open, closed) = (slot.sa.is_half_open(), slot.sa.is_closed());
+        let deadline = if closed { None } else { slot.sa.poll_timeout() };
         // Most syncs (every message and timeout) change neither the deadline nor the SPIs:
         // the indexes are only rewritten when they did (same result, no map churn and no
         // SPI vector per sync).
-        if self.deadline_of.get(&id).copied() != deadline {
-            if let Some(old) = self.deadline_of.remove(&id) {
+        if slot.deadline != deadline {
+            if let Some(old) = slot.deadline {
                 self.deadlines.remove(&(old, id));
             }
             if let Some(t) = deadline {
                 self.deadlines.insert((t, id));
-                self.deadline_of.insert(id, t);
             }
+            slot.deadline = deadline;
         }
-        let unchanged = self
-            .spis_of
-            .get(&id)
-            .is_some_and(|old| old.iter().copied().eq(sa.local_spis()));
-        if !unchanged {
+        if !slot.spis.iter().copied().eq(slot.sa.local_spis()) {
             // Only when the SPIs changed: claiming them on every sync cost a map lookup
             // per SPI per message. An SPI another SA holds stays with it (random 64-bit
             // SPIs do not collide in practice).
-            let spis: Vec<u64> = sa.local_spis().collect();
+            let spis: Vec<u64> = slot.sa.local_spis().collect();
             for &spi in &spis {
                 self.by_spi.get_or_insert_with(spi, || id);
             }
-            for spi in self.spis_of.insert(id, spis.clone()).unwrap_or_default() {
-                if !spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
+            for spi in std::mem::replace(&mut slot.spis, spis) {
+                if !slot.spis.contains(&spi) && self.by_spi.get(&spi) == Some(&id) {
                     self.by_spi.remove(&spi);
                 }
             }
         }
-        if !half_open && let Some(key) = self.half_open_key.remove(&id) {
-            self.half_open.remove(&key);
+        if !half_open && let Some(key) = slot.half_open_key.take() {
+            self.half_open.remove(&*key);
         }
-        if closed {
-            if let Some(sa) = self.sas.remove(&id) {
-                self.ended.add(sa.stats());
-            }
-            if let Some(addr) = self.leases.remove(&id) {
+        if closed && let Some(slot) = self.sas.remove(&id) {
+            self.ended.add(slot.sa.stats());
+            if let Some(addr) = slot.lease {
                 self.leased.remove(&addr);
             }
-            if let Some(prefix) = self.prefixes.remove(&id) {
-                self.used_prefixes.remove(&prefix);
-            }
-            for spi in self.spis_of.remove(&id).unwrap_or_default() {
+            self.used_prefixes.remove(&slot.prefix);
+            for spi in slot.spis {
                 if self.by_spi.get(&spi) == Some(&id) {
                     self.by_spi.remove(&spi);
                 }
