@@ -558,12 +558,16 @@ impl Stack {
         } else {
             entry.conn.poll_timeout()
         };
-        if let Some(old) = entry.deadline.take() {
-            self.deadlines.remove(&(old, id));
-        }
-        if let Some(d) = deadline {
-            self.deadlines.insert((d, id));
-            self.conns[id].deadline = Some(d);
+        // The index is only rewritten when the deadline moved: at a gateway it holds every
+        // connection, and many drives (an ACK that changes no timer) leave it in place.
+        if entry.deadline != deadline {
+            if let Some(old) = entry.deadline {
+                self.deadlines.remove(&(old, id));
+            }
+            if let Some(d) = deadline {
+                self.deadlines.insert((d, id));
+            }
+            entry.deadline = deadline;
         }
         for seg in &segments {
             self.send_tcp(ctx, local, remote, &seg.repr, &seg.payload);

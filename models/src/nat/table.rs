@@ -17,7 +17,6 @@
 //! allocation is O(log n) plus the length of the run of used ports at the starting point,
 //! and O(1) when the range is exhausted. Nothing scans the table.
 
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
@@ -26,6 +25,7 @@ use sim::{IfaceId, SimDuration, SimRng, SimTime};
 use super::Discard;
 use super::config::{FilteringBehavior, MappingBehavior, NatConfig, PortAssignment};
 use crate::middlebox::packet::TcpInfo;
+use crate::small_map::SmallMap;
 use crate::wire::IpProtocol;
 
 /// Mappings are numbered in creation order; numbers are never reused within a table.
@@ -49,8 +49,9 @@ struct Mapping {
     key: MapKey,
     /// `None` for an address-only mapping.
     external_port: Option<u16>,
-    /// By remote endpoint (port 0 for protocols without ports).
-    sessions: BTreeMap<SocketAddrV4, Session>,
+    /// By remote endpoint (port 0 for protocols without ports). Almost always one: a
+    /// `SmallMap` holds it in 32 bytes where a B-tree leaf took ~400.
+    sessions: SmallMap<SocketAddrV4, Session>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -197,8 +198,20 @@ impl Table {
             self.by_remote
                 .insert((flow.protocol, *flow.remote.ip()), id);
         }
-        self.touch(now, id, flow.remote, flow.tcp.as_ref(), true);
-        let external_port = self.mappings[&id].external_port;
+        let mapping = self
+            .mappings
+            .get_mut(&id)
+            .expect("a key names a live mapping");
+        let moved = touch(
+            &self.cfg,
+            now,
+            mapping,
+            flow.remote,
+            flow.tcp.as_ref(),
+            true,
+        );
+        let external_port = mapping.external_port;
+        self.reschedule(id, flow.remote, moved);
         Ok(Outbound {
             external_port,
             created,
@@ -222,12 +235,16 @@ impl Table {
             self.by_remote.get(&(protocol, *remote.ip()))
         };
         let id = *id.ok_or(Discard::NoBinding)?;
-        let mapping = &self.mappings[&id];
-        if !self.admits(mapping, remote) {
+        let mapping = self
+            .mappings
+            .get_mut(&id)
+            .expect("an index names a live mapping");
+        if !admits(&self.cfg, mapping, remote) {
             return Err(Discard::Filtered);
         }
         let to = (mapping.key.iface, mapping.key.inside);
-        self.touch(now, id, remote, tcp, false);
+        let moved = touch(&self.cfg, now, mapping, remote, tcp, false);
+        self.reschedule(id, remote, moved);
         Ok(to)
     }
 
@@ -270,18 +287,16 @@ impl Table {
         }
     }
 
-    /// RFC 4787 §5 filtering; address-only mappings are found by remote address, which is
-    /// their filter.
-    fn admits(&self, mapping: &Mapping, remote: SocketAddrV4) -> bool {
-        let addr = *remote.ip();
-        match self.cfg.filtering {
-            _ if mapping.external_port.is_none() => true,
-            FilteringBehavior::EndpointIndependent => true,
-            FilteringBehavior::AddressDependent => {
-                let any_port = SocketAddrV4::new(addr, 0)..=SocketAddrV4::new(addr, u16::MAX);
-                mapping.sessions.range(any_port).next().is_some()
-            }
-            FilteringBehavior::AddressAndPortDependent => mapping.sessions.contains_key(&remote),
+    /// Moves the expiry entry of session `remote` of mapping `id` as [`touch`] said.
+    fn reschedule(
+        &mut self,
+        id: MappingId,
+        remote: SocketAddrV4,
+        moved: Option<(SimTime, SimTime)>,
+    ) {
+        if let Some((old, new)) = moved {
+            self.expiry.remove(&(old, id, remote));
+            self.expiry.insert((new, id, remote));
         }
     }
 
@@ -301,7 +316,7 @@ impl Table {
             self.by_port.insert((key.protocol, port), id);
         }
         self.by_key.insert(key, id);
-        let sessions = BTreeMap::new();
+        let sessions = SmallMap::new();
         self.mappings.insert(
             id,
             Mapping {
@@ -329,41 +344,6 @@ impl Table {
             // sends again.
             self.by_remote.remove(&(protocol, addr));
         }
-    }
-
-    /// Opens or updates the session for `remote` and moves its deadline (RFC 4787 REQ-5/6,
-    /// RFC 5382 REQ-5). Inbound packets open no session.
-    fn touch(
-        &mut self,
-        now: SimTime,
-        id: MappingId,
-        remote: SocketAddrV4,
-        tcp: Option<&TcpInfo>,
-        outbound: bool,
-    ) {
-        let mapping = self.mappings.get_mut(&id).expect("touching a live mapping");
-        let protocol = mapping.key.protocol;
-        let session = match mapping.sessions.entry(remote) {
-            Entry::Occupied(entry) => {
-                let session = entry.into_mut();
-                if let Some(seg) = tcp {
-                    session.tcp.observe(seg, outbound);
-                }
-                session
-            }
-            Entry::Vacant(entry) if outbound => entry.insert(Session {
-                deadline: now,
-                tcp: tcp.map(TcpTrack::opened_by).unwrap_or_default(),
-            }),
-            Entry::Vacant(_) => return,
-        };
-        if !(outbound || tcp.is_some() || self.cfg.inbound_refresh) {
-            return;
-        }
-        let deadline = now + idle_timeout(&self.cfg, protocol, session.tcp);
-        self.expiry.remove(&(session.deadline, id, remote));
-        self.expiry.insert((deadline, id, remote));
-        session.deadline = deadline;
     }
 
     /// An external port for a new mapping of `protocol` (RFC 4787 §4.2.1), or `None` if
@@ -422,6 +402,57 @@ impl Table {
 /// TCP and UDP are translated by port; other protocols by address only.
 pub(super) fn has_ports(protocol: IpProtocol) -> bool {
     protocol == IpProtocol::TCP || protocol == IpProtocol::UDP
+}
+
+/// RFC 4787 §5 filtering; address-only mappings are found by remote address, which is
+/// their filter.
+fn admits(cfg: &NatConfig, mapping: &Mapping, remote: SocketAddrV4) -> bool {
+    let addr = *remote.ip();
+    match cfg.filtering {
+        _ if mapping.external_port.is_none() => true,
+        FilteringBehavior::EndpointIndependent => true,
+        FilteringBehavior::AddressDependent => mapping
+            .sessions
+            .range_from(&SocketAddrV4::new(addr, 0))
+            .next()
+            .is_some_and(|(s, _)| *s.ip() == addr),
+        FilteringBehavior::AddressAndPortDependent => mapping.sessions.contains_key(&remote),
+    }
+}
+
+/// Opens or updates the session for `remote` and moves its deadline (RFC 4787 REQ-5/6,
+/// RFC 5382 REQ-5): the old and new deadline, for [`Table::reschedule`], if it moved.
+/// Inbound packets open no session. A free function so that the caller's one lookup of
+/// the mapping serves the whole packet.
+fn touch(
+    cfg: &NatConfig,
+    now: SimTime,
+    mapping: &mut Mapping,
+    remote: SocketAddrV4,
+    tcp: Option<&TcpInfo>,
+    outbound: bool,
+) -> Option<(SimTime, SimTime)> {
+    let protocol = mapping.key.protocol;
+    if !outbound && !mapping.sessions.contains_key(&remote) {
+        return None;
+    }
+    let mut opened = false;
+    let session = mapping.sessions.get_or_insert_with(remote, || {
+        opened = true;
+        Session {
+            deadline: now,
+            tcp: tcp.map(TcpTrack::opened_by).unwrap_or_default(),
+        }
+    });
+    if !opened && let Some(seg) = tcp {
+        session.tcp.observe(seg, outbound);
+    }
+    if !(outbound || tcp.is_some() || cfg.inbound_refresh) {
+        return None;
+    }
+    let deadline = now + idle_timeout(cfg, protocol, session.tcp);
+    let old = std::mem::replace(&mut session.deadline, deadline);
+    Some((old, deadline))
 }
 
 fn idle_timeout(cfg: &NatConfig, protocol: IpProtocol, tcp: TcpTrack) -> SimDuration {
