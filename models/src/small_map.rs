@@ -10,10 +10,19 @@
 //!
 //! Both representations iterate in key order, so replacing a `BTreeMap` with a `SmallMap`
 //! changes no iteration order and no result (determinism, style.md rule 10).
+//!
+//! [`SmallIndex`] is the same idea for indexes that are only ever looked up (connections by
+//! address and port, SAs by SPI, routes of one prefix length): a sorted vector while small,
+//! a hash table beyond. At a gateway of 100,000 clients every packet looks up several of
+//! them, and a B-tree lookup there costs a cache miss per level. It has no iteration at
+//! all, so hash order cannot reach a result.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::collections::btree_map;
+use std::hash::Hash;
+
+use foldhash::fast::FixedState;
 
 /// Entries kept in the sorted vector; one more turns the map into a B-tree.
 pub const INLINE_MAX: usize = 16;
@@ -366,6 +375,140 @@ impl<K: Ord> SmallSet<K> {
     }
 }
 
+/// A map that is only looked up: a sorted vector while small, a hash table (fixed seed)
+/// when large. No iteration, by design: see the module docs.
+#[derive(Clone, Debug)]
+pub struct SmallIndex<K, V>(IndexRepr<K, V>);
+
+#[derive(Clone, Debug)]
+enum IndexRepr<K, V> {
+    /// As [`Repr::Inline`].
+    Inline(Vec<(K, V)>),
+    Hashed(HashTable<K, V>),
+}
+
+/// The large representation of a [`SmallIndex`], seeded with a constant.
+#[expect(
+    clippy::disallowed_types,
+    reason = "lookup only: SmallIndex exposes no iteration, so hash order never reaches a result"
+)]
+type HashTable<K, V> = std::collections::HashMap<K, V, FixedState>;
+
+impl<K, V> Default for SmallIndex<K, V> {
+    fn default() -> Self {
+        Self(IndexRepr::Inline(Vec::new()))
+    }
+}
+
+impl<K: Ord + Hash, V> SmallIndex<K, V> {
+    /// An empty index (no allocation).
+    pub const fn new() -> Self {
+        Self(IndexRepr::Inline(Vec::new()))
+    }
+
+    /// The number of entries.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            IndexRepr::Inline(v) => v.len(),
+            IndexRepr::Hashed(h) => h.len(),
+        }
+    }
+
+    /// Whether the index is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The value for `key`.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        match &self.0 {
+            IndexRepr::Inline(v) => find(v, key).ok().map(|i| &v[i].1),
+            IndexRepr::Hashed(h) => h.get(key),
+        }
+    }
+
+    /// The value for `key`, mutably.
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        match &mut self.0 {
+            IndexRepr::Inline(v) => find(v, key).ok().map(|i| &mut v[i].1),
+            IndexRepr::Hashed(h) => h.get_mut(key),
+        }
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Inserts or replaces the value for `key`; returns the old value.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        let mut value = Some(value);
+        let slot = self.get_or_insert_with(key, || value.take().expect("taken once"));
+        value.map(|v| std::mem::replace(slot, v))
+    }
+
+    /// The value for `key`, inserted from `make` if absent.
+    pub fn get_or_insert_with(&mut self, key: K, make: impl FnOnce() -> V) -> &mut V {
+        if let IndexRepr::Inline(v) = &mut self.0
+            && v.len() == INLINE_MAX
+            && find(v, &key).is_err()
+        {
+            let mut h = HashTable::with_capacity_and_hasher(2 * INLINE_MAX, FixedState::default());
+            h.extend(std::mem::take(v));
+            self.0 = IndexRepr::Hashed(h);
+        }
+        match &mut self.0 {
+            IndexRepr::Inline(v) => {
+                let i = find(v, &key).unwrap_or_else(|i| {
+                    v.reserve_exact(1);
+                    v.insert(i, (key, make()));
+                    i
+                });
+                &mut v[i].1
+            }
+            IndexRepr::Hashed(h) => h.entry(key).or_insert_with(make),
+        }
+    }
+
+    /// Removes the entry for `key`; returns its value. An emptied index frees its storage.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let removed = match &mut self.0 {
+            IndexRepr::Inline(v) => find(v, key).ok().map(|i| v.remove(i).1),
+            IndexRepr::Hashed(h) => h.remove(key),
+        };
+        if removed.is_some() && self.is_empty() {
+            self.0 = IndexRepr::Inline(Vec::new());
+        }
+        removed
+    }
+}
+
+/// A set that is only asked whether it holds a key: a [`SmallIndex`] without values.
+#[derive(Clone, Debug, Default)]
+pub struct SmallIndexSet<K>(SmallIndex<K, ()>);
+
+impl<K: Ord + Hash> SmallIndexSet<K> {
+    /// An empty set (no allocation).
+    pub const fn new() -> Self {
+        Self(SmallIndex::new())
+    }
+
+    /// Adds `key`; whether it was absent.
+    pub fn insert(&mut self, key: K) -> bool {
+        self.0.insert(key, ()).is_none()
+    }
+
+    /// Removes `key`; whether it was present.
+    pub fn remove(&mut self, key: &K) -> bool {
+        self.0.remove(key).is_some()
+    }
+
+    /// Whether `key` is present.
+    pub fn contains(&self, key: &K) -> bool {
+        self.0.contains_key(key)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -398,6 +541,30 @@ mod tests {
                 prop_assert!(small.iter().eq(model.iter()));
                 prop_assert!(small.iter().rev().eq(model.iter().rev()));
                 prop_assert_eq!(small.first_key_value(), model.first_key_value());
+            }
+        }
+    }
+
+    proptest! {
+        /// The index finds what a `BTreeMap` given the same inserts and removes finds,
+        /// across the switch to a hash table and back to a vector when emptied.
+        #[test]
+        fn an_index_finds_what_a_btree_map_finds(ops in prop::collection::vec((0u8..4, 0u16..40, any::<u32>()), 0..300)) {
+            let mut index: SmallIndex<u16, u32> = SmallIndex::new();
+            let mut model: BTreeMap<u16, u32> = BTreeMap::new();
+            for (op, k, v) in ops {
+                match op {
+                    0 | 1 => prop_assert_eq!(index.insert(k, v), model.insert(k, v)),
+                    2 => prop_assert_eq!(index.remove(&k), model.remove(&k)),
+                    _ => {
+                        let got = *index.get_or_insert_with(k, || v);
+                        prop_assert_eq!(got, *model.entry(k).or_insert(v));
+                    }
+                }
+                prop_assert_eq!(index.len(), model.len());
+                for probe in 0..40 {
+                    prop_assert_eq!(index.get(&probe), model.get(&probe));
+                }
             }
         }
     }

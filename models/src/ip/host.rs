@@ -21,7 +21,7 @@ use slotmap::{SlotMap, new_key_type};
 use crate::ip::Prefix;
 use crate::ip::route::{PrefixTable, Route, RoutingTable};
 use crate::ip::router::{decrement_ttl, forward_hop};
-use crate::small_map::{SmallMap, SmallSet};
+use crate::small_map::{SmallIndex, SmallMap, SmallSet};
 use crate::tcp::{Connection, ConnectionError, Event as TcpEvent, TcpConfig, reset_for};
 use crate::wire::{
     IpProtocol, Ipv4Packet, Ipv4Repr, TcpPacket, TcpRepr, TcpSeqNumber, UdpPacket, UdpRepr,
@@ -143,7 +143,7 @@ struct Stack {
     raw: SmallMap<u8, AppId>,
     listeners: SmallMap<u16, (AppId, TcpConfig)>,
     conns: SlotMap<ConnId, Box<ConnEntry>>,
-    demux: SmallMap<(SocketAddrV4, SocketAddrV4), ConnId>,
+    demux: SmallIndex<(SocketAddrV4, SocketAddrV4), ConnId>,
     deadlines: SmallSet<(SimTime, ConnId)>,
     wakeup: Option<(SimTime, TimerId)>,
     app_timers: SmallMap<u64, (AppId, u64, TimerId)>,
@@ -183,7 +183,7 @@ impl Host {
                 raw: SmallMap::new(),
                 listeners: SmallMap::new(),
                 conns: SlotMap::with_key(),
-                demux: SmallMap::new(),
+                demux: SmallIndex::new(),
                 deadlines: SmallSet::new(),
                 wakeup: None,
                 app_timers: SmallMap::new(),

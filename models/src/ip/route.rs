@@ -10,7 +10,7 @@ use std::net::Ipv4Addr;
 use sim::IfaceId;
 
 use super::Prefix;
-use crate::small_map::SmallMap;
+use crate::small_map::{SmallIndex, SmallMap};
 
 /// Where a route sends packets. Links are point-to-point, so the interface is enough.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct Route {
 /// A longest-prefix-match table from prefixes to values.
 #[derive(Clone, Debug)]
 pub struct PrefixTable<V> {
-    by_len: SmallMap<u8, SmallMap<u32, V>>,
+    by_len: SmallMap<u8, SmallIndex<u32, V>>,
     /// Bit `l` is set iff some prefix of length `l` is present (bit 32 for /32).
     lengths: u64,
 }
@@ -80,7 +80,7 @@ impl<V> PrefixTable<V> {
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.by_len.values().map(SmallMap::len).sum()
+        self.by_len.values().map(SmallIndex::len).sum()
     }
 
     /// Whether the table is empty.

@@ -63,7 +63,7 @@ use crate::esp::{
     SelectorId, UdpEncapPayload,
 };
 use crate::ip::{App, AppTimer, ConnId, HostCtx, Prefix, PrefixTable};
-use crate::small_map::{SmallMap, SmallSet};
+use crate::small_map::{SmallIndex, SmallIndexSet, SmallMap, SmallSet};
 use crate::traffic::Start;
 use crate::wire::{IpProtocol, Ipv4Packet, tcp_encap::NON_ESP_MARKER};
 
@@ -185,9 +185,9 @@ pub struct IkeDaemon {
     /// Boxed: most hosts hold one connection, and a B-tree leaf has room for eleven.
     conns: SmallMap<ConnId, Box<TcpConn>>,
     /// Connections by serial (for timer tokens).
-    serials: SmallMap<u64, ConnId>,
+    serials: SmallIndex<u64, ConnId>,
     /// Connections by (local, remote) address and port.
-    conn_by_tuple: SmallMap<(SocketAddrV4, SocketAddrV4), ConnId>,
+    conn_by_tuple: SmallIndex<(SocketAddrV4, SocketAddrV4), ConnId>,
     next_serial: u64,
     /// The connection each TCP SA sends on (RFC 9329 §6.1).
     sa_conn: SmallMap<SaId, ConnId>,
@@ -196,7 +196,7 @@ pub struct IkeDaemon {
     /// 100,000 SAs each).
     conn_sas: SmallSet<(ConnId, SaId)>,
     /// SAs that run over TCP.
-    tcp_sas: SmallSet<SaId>,
+    tcp_sas: SmallIndexSet<SaId>,
     /// UDP attempts given up for TCP: their end is not counted as a deletion.
     abandoned: SmallSet<SaId>,
     originator: Option<Originator>,
@@ -227,12 +227,12 @@ impl IkeDaemon {
             keepalive: None,
             transport: TransportPolicy::udp_only(),
             conns: SmallMap::new(),
-            serials: SmallMap::new(),
-            conn_by_tuple: SmallMap::new(),
+            serials: SmallIndex::new(),
+            conn_by_tuple: SmallIndex::new(),
             next_serial: 0,
             sa_conn: SmallMap::new(),
             conn_sas: SmallSet::new(),
-            tcp_sas: SmallSet::new(),
+            tcp_sas: SmallIndexSet::new(),
             abandoned: SmallSet::new(),
             originator: None,
             pump_pending_close: Vec::new(),

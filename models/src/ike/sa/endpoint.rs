@@ -24,7 +24,7 @@ use super::{
 };
 use crate::ike::crypto::{CookieInput, CookieSecret};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
-use crate::small_map::{SmallMap, SmallSet};
+use crate::small_map::{SmallIndex, SmallMap, SmallSet};
 
 /// Names an SA within its endpoint; never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,7 +111,7 @@ pub struct IkeEndpoint {
     /// entry or splits (inserting one SA per client was a visible share of the
     /// establishment benchmark).
     sas: SmallMap<SaId, Box<Slot>>,
-    by_spi: SmallMap<u64, SaId>,
+    by_spi: SmallIndex<u64, SaId>,
     half_open: SmallMap<(u64, Vec<u8>), SaId>,
     /// The leased addresses, and where the search for a free one resumes: leasing is
     /// amortised O(log n), not a scan of the pool per SA.
@@ -180,7 +180,7 @@ impl IkeEndpoint {
             seed_base,
             rng,
             sas: SmallMap::new(),
-            by_spi: SmallMap::new(),
+            by_spi: SmallIndex::new(),
             half_open: SmallMap::new(),
             leased: SmallSet::new(),
             next_lease: 0,
