@@ -182,8 +182,8 @@ pub struct IkeDaemon {
     keepalive: Option<AppTimer>,
     transport: TransportPolicy,
     /// TCP-encapsulation connections.
-    /// Boxed: most hosts hold one connection, and a B-tree leaf has room for eleven.
-    conns: SmallMap<ConnId, Box<TcpConn>>,
+    /// Boxed: a growing table moves its values, and most hosts hold one connection.
+    conns: SmallIndex<ConnId, Box<TcpConn>>,
     /// Connections by serial (for timer tokens).
     serials: SmallIndex<u64, ConnId>,
     /// Connections by (local, remote) address and port.
@@ -226,7 +226,7 @@ impl IkeDaemon {
             wake: None,
             keepalive: None,
             transport: TransportPolicy::udp_only(),
-            conns: SmallMap::new(),
+            conns: SmallIndex::new(),
             serials: SmallIndex::new(),
             conn_by_tuple: SmallIndex::new(),
             next_serial: 0,

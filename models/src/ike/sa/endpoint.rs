@@ -107,10 +107,12 @@ pub struct IkeEndpoint {
     /// order (style pitfall 12).
     seed_base: u64,
     rng: SimRng,
-    /// Boxed: an `IkeSa` is large, and a B-tree moves its values when a node gains an
-    /// entry or splits (inserting one SA per client was a visible share of the
-    /// establishment benchmark).
-    sas: SmallMap<SaId, Box<Slot>>,
+    /// Boxed: an `IkeSa` is large, and a growing table moves its values (inserting one SA
+    /// per client was a visible share of the establishment benchmark).
+    sas: SmallIndex<SaId, Box<Slot>>,
+    /// The ids of `sas`, in order: what iterates (`sas` is only looked up, once or more
+    /// per message).
+    ids: SmallSet<SaId>,
     by_spi: SmallIndex<u64, SaId>,
     half_open: SmallMap<(u64, Vec<u8>), SaId>,
     /// The leased addresses, and where the search for a free one resumes: leasing is
@@ -179,7 +181,8 @@ impl IkeEndpoint {
             config,
             seed_base,
             rng,
-            sas: SmallMap::new(),
+            sas: SmallIndex::new(),
+            ids: SmallSet::new(),
             by_spi: SmallIndex::new(),
             half_open: SmallMap::new(),
             leased: SmallSet::new(),
@@ -293,6 +296,7 @@ impl IkeEndpoint {
             slot.lease = Some(addr);
         }
         self.sas.insert(id, slot);
+        self.ids.insert(id);
         self.sync(now, id);
         id
     }
@@ -317,8 +321,8 @@ impl IkeEndpoint {
     /// The counters of every SA still held plus those of every SA that ended.
     pub fn sa_totals(&self) -> super::Stats {
         let mut total = self.ended;
-        for slot in self.sas.values() {
-            total.add(slot.sa.stats());
+        for (_, sa) in self.sas() {
+            total.add(sa.stats());
         }
         total
     }
@@ -369,7 +373,9 @@ impl IkeEndpoint {
 
     /// Every SA, in id order.
     pub fn sas(&self) -> impl Iterator<Item = (SaId, &IkeSa)> + '_ {
-        self.sas.iter().map(|(&id, slot)| (id, &slot.sa))
+        self.ids
+            .iter()
+            .filter_map(|id| Some((*id, &self.sas.get(id)?.sa)))
     }
 
     /// Responder SAs waiting for IKE_AUTH (RFC 7296 §2.6).
@@ -401,6 +407,7 @@ impl IkeEndpoint {
             slot.half_open_key = Some(Box::new(key));
         }
         self.sas.insert(id, slot);
+        self.ids.insert(id);
         self.sync(now, id);
         id
     }
@@ -599,6 +606,7 @@ impl IkeEndpoint {
             self.half_open.remove(&*key);
         }
         if closed && let Some(slot) = self.sas.remove(&id) {
+            self.ids.remove(&id);
             self.ended.add(slot.sa.stats());
             if let Some(addr) = slot.lease {
                 self.leased.remove(&addr);
