@@ -14,8 +14,9 @@
 //! [`SmallIndex`] is the same idea for indexes that are only ever looked up (connections by
 //! address and port, SAs by SPI, routes of one prefix length): a sorted vector while small,
 //! a hash table beyond. At a gateway of 100,000 clients every packet looks up several of
-//! them, and a B-tree lookup there costs a cache miss per level. It has no iteration at
-//! all, so hash order cannot reach a result.
+//! them, and a B-tree lookup there costs a cache miss per level. Its only iteration,
+//! [`SmallIndex::sorted`], sorts by key on every call, so hash order cannot reach a
+//! result.
 
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
@@ -375,8 +376,8 @@ impl<K: Ord> SmallSet<K> {
     }
 }
 
-/// A map that is only looked up: a sorted vector while small, a hash table (fixed seed)
-/// when large. No iteration, by design: see the module docs.
+/// A map that is looked up, and listed only rarely: a sorted vector while small, a hash
+/// table (fixed seed) when large. See the module docs.
 #[derive(Clone, Debug)]
 pub struct SmallIndex<K, V>(IndexRepr<K, V>);
 
@@ -467,6 +468,19 @@ impl<K: Ord + Hash, V> SmallIndex<K, V> {
                 &mut v[i].1
             }
             IndexRepr::Hashed(h) => h.entry(key).or_insert_with(make),
+        }
+    }
+
+    /// The entries in key order. Sorted on every call when large (O(n log n)): for
+    /// reports and rare passes over every entry, not for every packet.
+    pub fn sorted(&self) -> Vec<(&K, &V)> {
+        match &self.0 {
+            IndexRepr::Inline(v) => v.iter().map(|(k, v)| (k, v)).collect(),
+            IndexRepr::Hashed(h) => {
+                let mut entries: Vec<(&K, &V)> = h.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                entries
+            }
         }
     }
 
@@ -562,6 +576,7 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(index.len(), model.len());
+                prop_assert!(index.sorted().into_iter().eq(model.iter()));
                 for probe in 0..40 {
                     prop_assert_eq!(index.get(&probe), model.get(&probe));
                 }

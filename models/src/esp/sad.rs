@@ -2,7 +2,8 @@
 //!
 //! Inbound SAs are found by SPI (RFC 4301 §4.1: for unicast the SPI alone names the SA);
 //! outbound SAs by a [`SelectorId`], the handle the policy layer gives each tunnel (a pair
-//! of traffic selectors). Both maps are ordered, so iteration never leaks hash order.
+//! of traffic selectors). Both are `SmallIndex`es, listed only in key order, so hash
+//! order never leaks.
 //!
 //! Rekeying a Child SA (RFC 7296 §2.8): the new inbound SA is added next to the old one, so
 //! both are accepted while the peer switches; [`Sad::install_outbound`] then moves the
@@ -12,7 +13,7 @@
 use super::sa::{Decapsulated, InboundSa, OutboundSa, SequenceExhausted};
 use super::wire::{Packet, Repr};
 use super::{EspCounters, EspDropReason};
-use crate::small_map::SmallMap;
+use crate::small_map::SmallIndex;
 
 /// An opaque handle naming one outbound traffic flow (a Child SA's traffic selectors), set
 /// by the IKE or policy layer.
@@ -38,10 +39,10 @@ pub enum EspSendError {
 /// The ESP SAs of one host.
 #[derive(Debug, Clone, Default)]
 pub struct Sad {
-    /// Both maps hold boxes: an SA holds its AES key schedule, and a B-tree moves its
-    /// values when a node gains an entry or splits (a gateway adds one per client).
-    inbound: SmallMap<u32, Box<InboundSa>>,
-    outbound: SmallMap<SelectorId, Box<OutboundSa>>,
+    /// Both maps hold boxes: an SA holds its AES key schedule, and a growing table moves
+    /// its values (a gateway adds one per client).
+    inbound: SmallIndex<u32, Box<InboundSa>>,
+    outbound: SmallIndex<SelectorId, Box<OutboundSa>>,
     /// Counters of removed SAs, and drops that belong to no SA (unknown SPI, too short).
     base: EspCounters,
 }
@@ -135,10 +136,10 @@ impl Sad {
     /// Totals over live and removed SAs, plus drops no SA owns.
     pub fn counters(&self) -> EspCounters {
         let mut total = self.base;
-        for sa in self.inbound.values() {
+        for (_, sa) in self.inbound.sorted() {
             total.merge(sa.counters());
         }
-        for sa in self.outbound.values() {
+        for (_, sa) in self.outbound.sorted() {
             total.merge(sa.counters());
         }
         total

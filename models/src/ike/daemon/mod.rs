@@ -169,12 +169,12 @@ pub struct IkeDaemon {
     /// Kept only when asked for ([`IkeDaemon::with_key_log`]): the keys of every SA ever
     /// made are ~1 kB per client that a run without Wireshark output never reads.
     key_log: Option<KeyLog>,
-    paths: SmallMap<SaId, SaPath>,
+    paths: SmallIndex<SaId, SaPath>,
     /// The inner address each of our initiator SAs added to the host (RFC 7296 §2.19),
     /// removed again when the SA ends.
-    inner_of: SmallMap<SaId, Ipv4Addr>,
+    inner_of: SmallIndex<SaId, Ipv4Addr>,
     /// Child SAs by inbound SPI.
-    children: SmallMap<u32, Child>,
+    children: SmallIndex<u32, Child>,
     /// Outbound SAs by the remote selector they protect.
     routes: PrefixTable<Route>,
     selectors: SmallMap<Prefix, SelectorId>,
@@ -190,7 +190,7 @@ pub struct IkeDaemon {
     conn_by_tuple: SmallIndex<(SocketAddrV4, SocketAddrV4), ConnId>,
     next_serial: u64,
     /// The connection each TCP SA sends on (RFC 9329 §6.1).
-    sa_conn: SmallMap<SaId, ConnId>,
+    sa_conn: SmallIndex<SaId, ConnId>,
     /// `sa_conn` the other way round: the SAs that send on a connection, found without a
     /// scan of every SA (a gateway's idle timers and dropped connections asked that of
     /// 100,000 SAs each).
@@ -218,9 +218,9 @@ impl IkeDaemon {
             endpoint: None,
             sad: Sad::new(),
             key_log: None,
-            paths: SmallMap::new(),
-            inner_of: SmallMap::new(),
-            children: SmallMap::new(),
+            paths: SmallIndex::new(),
+            inner_of: SmallIndex::new(),
+            children: SmallIndex::new(),
             routes: PrefixTable::default(),
             selectors: SmallMap::new(),
             wake: None,
@@ -230,7 +230,7 @@ impl IkeDaemon {
             serials: SmallIndex::new(),
             conn_by_tuple: SmallIndex::new(),
             next_serial: 0,
-            sa_conn: SmallMap::new(),
+            sa_conn: SmallIndex::new(),
             conn_sas: SmallSet::new(),
             tcp_sas: SmallIndexSet::new(),
             abandoned: SmallSet::new(),
@@ -407,9 +407,10 @@ impl IkeDaemon {
                 host.metrics().incr("ha_replay_counter_syncs");
                 let selectors: Vec<SelectorId> = self
                     .children
-                    .values()
-                    .filter(|c| c.sa == sa)
-                    .map(|c| c.selector)
+                    .sorted()
+                    .into_iter()
+                    .filter(|(_, c)| c.sa == sa)
+                    .map(|(_, c)| c.selector)
                     .collect();
                 for s in selectors {
                     if let Some(out) = self.sad.outbound_mut(s) {
@@ -673,7 +674,8 @@ impl IkeDaemon {
         self.keepalive = None;
         let natted: Vec<(SaId, SaPath)> = self
             .paths
-            .iter()
+            .sorted()
+            .into_iter()
             .filter(|(_, p)| p.nat.local_behind_nat)
             .map(|(id, p)| (*id, *p))
             .collect();

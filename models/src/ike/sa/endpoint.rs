@@ -110,9 +110,6 @@ pub struct IkeEndpoint {
     /// Boxed: an `IkeSa` is large, and a growing table moves its values (inserting one SA
     /// per client was a visible share of the establishment benchmark).
     sas: SmallIndex<SaId, Box<Slot>>,
-    /// The ids of `sas`, in order: what iterates (`sas` is only looked up, once or more
-    /// per message).
-    ids: SmallSet<SaId>,
     by_spi: SmallIndex<u64, SaId>,
     half_open: SmallMap<(u64, Vec<u8>), SaId>,
     /// The leased addresses, and where the search for a free one resumes: leasing is
@@ -182,7 +179,6 @@ impl IkeEndpoint {
             seed_base,
             rng,
             sas: SmallIndex::new(),
-            ids: SmallSet::new(),
             by_spi: SmallIndex::new(),
             half_open: SmallMap::new(),
             leased: SmallSet::new(),
@@ -296,7 +292,6 @@ impl IkeEndpoint {
             slot.lease = Some(addr);
         }
         self.sas.insert(id, slot);
-        self.ids.insert(id);
         self.sync(now, id);
         id
     }
@@ -373,9 +368,10 @@ impl IkeEndpoint {
 
     /// Every SA, in id order.
     pub fn sas(&self) -> impl Iterator<Item = (SaId, &IkeSa)> + '_ {
-        self.ids
-            .iter()
-            .filter_map(|id| Some((*id, &self.sas.get(id)?.sa)))
+        self.sas
+            .sorted()
+            .into_iter()
+            .map(|(&id, slot)| (id, &slot.sa))
     }
 
     /// Responder SAs waiting for IKE_AUTH (RFC 7296 §2.6).
@@ -407,7 +403,6 @@ impl IkeEndpoint {
             slot.half_open_key = Some(Box::new(key));
         }
         self.sas.insert(id, slot);
-        self.ids.insert(id);
         self.sync(now, id);
         id
     }
@@ -606,7 +601,6 @@ impl IkeEndpoint {
             self.half_open.remove(&*key);
         }
         if closed && let Some(slot) = self.sas.remove(&id) {
-            self.ids.remove(&id);
             self.ended.add(slot.sa.stats());
             if let Some(addr) = slot.lease {
                 self.leased.remove(&addr);
