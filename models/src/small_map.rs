@@ -378,10 +378,10 @@ impl<K: Ord> SmallSet<K> {
 
 /// A map that is looked up, and listed only rarely: a sorted vector while small, a hash
 /// table (fixed seed) when large. See the module docs.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct SmallIndex<K, V>(IndexRepr<K, V>);
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 enum IndexRepr<K, V> {
     /// As [`Repr::Inline`].
     Inline(Vec<(K, V)>),
@@ -391,9 +391,16 @@ enum IndexRepr<K, V> {
 /// The large representation of a [`SmallIndex`], seeded with a constant.
 #[expect(
     clippy::disallowed_types,
-    reason = "lookup only: SmallIndex exposes no iteration, so hash order never reaches a result"
+    reason = "SmallIndex lists its entries only in key order (`sorted`), so hash order never reaches a result"
 )]
 type HashTable<K, V> = std::collections::HashMap<K, V, FixedState>;
+
+/// In key order, like everything else that lists a [`SmallIndex`].
+impl<K: Ord + Hash + std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for SmallIndex<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.sorted()).finish()
+    }
+}
 
 impl<K, V> Default for SmallIndex<K, V> {
     fn default() -> Self {
@@ -498,8 +505,16 @@ impl<K: Ord + Hash, V> SmallIndex<K, V> {
 }
 
 /// A set that is only asked whether it holds a key: a [`SmallIndex`] without values.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct SmallIndexSet<K>(SmallIndex<K, ()>);
+
+impl<K: Ord + Hash + std::fmt::Debug> std::fmt::Debug for SmallIndexSet<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set()
+            .entries(self.0.sorted().into_iter().map(|(k, ())| k))
+            .finish()
+    }
+}
 
 impl<K: Ord + Hash> SmallIndexSet<K> {
     /// An empty set (no allocation).
