@@ -137,17 +137,7 @@ impl<K: Ord, V> SmallMap<K, V> {
             self.0 = Repr::Tree(tree);
         }
         match &mut self.0 {
-            Repr::Inline(v) => {
-                let i = match find(v, &key) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        v.reserve_exact(1);
-                        v.insert(i, (key, make()));
-                        i
-                    }
-                };
-                &mut v[i].1
-            }
+            Repr::Inline(v) => inline_get_or_insert_with(v, key, make),
             Repr::Tree(t) => t.entry(key).or_insert_with(make),
         }
     }
@@ -251,6 +241,21 @@ impl<'a, K: Ord, V> IntoIterator for &'a mut SmallMap<K, V> {
 /// Binary search of a sorted entry vector by key.
 fn find<K: Borrow<Q>, V, Q: Ord + ?Sized>(v: &[(K, V)], key: &Q) -> Result<usize, usize> {
     v.binary_search_by(|(k, _)| k.borrow().cmp(key))
+}
+
+/// The value for `key` in a sorted entry vector, inserted from `make` if absent (the
+/// vector grows by exactly one: its capacity stays its length).
+fn inline_get_or_insert_with<K: Ord, V>(
+    v: &mut Vec<(K, V)>,
+    key: K,
+    make: impl FnOnce() -> V,
+) -> &mut V {
+    let i = find(v, &key).unwrap_or_else(|i| {
+        v.reserve_exact(1);
+        v.insert(i, (key, make()));
+        i
+    });
+    &mut v[i].1
 }
 
 /// The entries of a [`SmallMap`] in key order.
@@ -466,14 +471,7 @@ impl<K: Ord + Hash, V> SmallIndex<K, V> {
             self.0 = IndexRepr::Hashed(h);
         }
         match &mut self.0 {
-            IndexRepr::Inline(v) => {
-                let i = find(v, &key).unwrap_or_else(|i| {
-                    v.reserve_exact(1);
-                    v.insert(i, (key, make()));
-                    i
-                });
-                &mut v[i].1
-            }
+            IndexRepr::Inline(v) => inline_get_or_insert_with(v, key, make),
             IndexRepr::Hashed(h) => h.entry(key).or_insert_with(make),
         }
     }
@@ -617,6 +615,30 @@ mod tests {
         m.retain(|_, _| false);
         assert!(
             matches!(&m.0, Repr::Inline(v) if v.capacity() == 0),
+            "emptied: freed"
+        );
+    }
+
+    #[test]
+    fn an_index_is_a_vector_while_small_and_a_hash_table_beyond() {
+        let mut index = SmallIndex::new();
+        for k in 0..INLINE_MAX as u64 {
+            index.insert(k, k);
+        }
+        assert!(
+            matches!(&index.0, IndexRepr::Inline(v) if v.capacity() == INLINE_MAX),
+            "up to INLINE_MAX entries it is a vector sized to them"
+        );
+        index.insert(INLINE_MAX as u64, 0);
+        assert!(
+            matches!(index.0, IndexRepr::Hashed(_)),
+            "beyond: a hash table"
+        );
+        for k in 0..=INLINE_MAX as u64 {
+            assert!(index.remove(&k).is_some());
+        }
+        assert!(
+            matches!(&index.0, IndexRepr::Inline(v) if v.capacity() == 0),
             "emptied: freed"
         );
     }
