@@ -18,6 +18,7 @@ use super::{IkeDaemon, SaPath};
 use crate::cluster::{Cluster, HaPolicy, SaRecord, Update};
 use crate::ike::sa::{ReplicaStamp, SaId, SaReplica};
 use crate::ip::HostCtx;
+use crate::small_map::SmallIndex;
 
 pub(super) const TIMER_HEARTBEAT: u64 = 6;
 pub(super) const TIMER_REPLICATE: u64 = 7;
@@ -32,10 +33,12 @@ pub struct HaMember {
     policy: HaPolicy,
     active: bool,
     takeover_pending: bool,
-    /// The last copy of each SA and the stamp it was taken at.
-    copies: BTreeMap<SaId, (ReplicaStamp, Rc<SaReplica>)>,
-    /// The key (local IKE SPI) each replicated SA was last published under.
-    published: BTreeMap<SaId, u64>,
+    /// The last copy of each SA and the stamp it was taken at. Looked up only, by every
+    /// changed SA on every pass (a gateway's 100,000 SAs: a hash index, not a B-tree).
+    copies: SmallIndex<SaId, (ReplicaStamp, Rc<SaReplica>)>,
+    /// The key (local IKE SPI) each replicated SA was last published under (looked up
+    /// only).
+    published: SmallIndex<SaId, u64>,
     /// The next pass copies every SA, not only the changed ones (a new active member).
     full_pass: bool,
     /// What the member published, in full: checked against a full pass in debug builds.
@@ -54,8 +57,8 @@ impl HaMember {
             policy,
             active: false,
             takeover_pending: false,
-            copies: BTreeMap::new(),
-            published: BTreeMap::new(),
+            copies: SmallIndex::default(),
+            published: SmallIndex::default(),
             full_pass: true,
             #[cfg(debug_assertions)]
             mirror: BTreeMap::new(),
@@ -134,8 +137,8 @@ impl IkeDaemon {
         let full = std::mem::take(&mut ha.full_pass);
         let changed = endpoint.take_changed();
         let ids: Vec<SaId> = if full {
-            ha.copies.clear();
-            ha.published.clear();
+            ha.copies = SmallIndex::default();
+            ha.published = SmallIndex::default();
             endpoint.sas().map(|(id, _)| id).collect()
         } else {
             changed

@@ -11,6 +11,7 @@
 //! delay, so one of the two wins.
 
 use std::net::Ipv4Addr;
+use std::rc::Rc;
 
 use sim::{SimDuration, SimRng, SimTime};
 
@@ -49,8 +50,9 @@ pub(crate) enum ChildState {
 /// A Child SA with its lifetimes.
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
-    /// What the data plane installed.
-    pub(crate) keys: ChildSaKeys,
+    /// What the data plane installed. Shared with the SA's HA replicas, which copy every
+    /// Child SA on every replication pass while its keys never change.
+    pub(crate) keys: Rc<ChildSaKeys>,
     /// Soft lifetime ([`SimTime::MAX`] once handled).
     pub(crate) rekey_at: SimTime,
     /// Hard lifetime ([`SimTime::MAX`] once handled).
@@ -180,7 +182,7 @@ impl IkeSa {
         self.children.insert(
             keys.spi_in,
             Box::new(Child {
-                keys,
+                keys: Rc::new(keys),
                 rekey_at,
                 expire_at: now.saturating_add(lifetimes.child_hard),
                 state: ChildState::Installed,

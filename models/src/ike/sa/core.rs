@@ -8,6 +8,8 @@
 //! sent is cached so that a retransmitted request is answered from the cache and never
 //! processed twice.
 
+use std::rc::Rc;
+
 use sim::{SimRng, SimTime};
 
 use super::fragments::Reassembly;
@@ -153,8 +155,9 @@ pub(crate) struct Core {
     /// Whether we set the I flag: the original initiator, or after an IKE rekey the
     /// rekey initiator (RFC 7296 §2.18).
     pub(crate) initiator: bool,
-    /// Keys, once IKE_SA_INIT (or the rekey) is done.
-    pub(crate) keys: Option<CoreKeys>,
+    /// Keys, once IKE_SA_INIT (or the rekey) is done. Shared with the SA's HA replicas,
+    /// which copy them on every replication pass while they never change.
+    pub(crate) keys: Option<Rc<CoreKeys>>,
     /// Message ID of our next request.
     pub(crate) next_request_id: u32,
     /// Our outstanding request.

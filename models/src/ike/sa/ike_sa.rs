@@ -476,7 +476,7 @@ impl IkeSa {
 
     /// The Child SAs currently installed (including old ones awaiting deletion).
     pub fn children(&self) -> impl Iterator<Item = &ChildSaKeys> + '_ {
-        self.children.values().map(|c| &c.keys)
+        self.children.values().map(|c| &*c.keys)
     }
 
     /// Counters.

@@ -329,7 +329,7 @@ impl IkeSa {
 
         let keys = crypto::IkeSaKeys::initial(PRF, &g_ir, ni, &nr, msg.spi_i, spi_r);
         let mut core = Core::new(msg.spi_i, spi_r, false);
-        core.keys = Some(CoreKeys::new(group, keys, false, config.crypto));
+        core.keys = Some(Rc::new(CoreKeys::new(group, keys, false, config.crypto)));
         let state = State::InitReplied(Box::new(InitReplied {
             request: raw.to_vec(),
             response: response.clone(),
@@ -510,7 +510,12 @@ impl IkeSa {
         let (ni, request) = (init.ni.clone(), init.request.clone());
         self.core.spi_r = msg.spi_r;
         let keys = crypto::IkeSaKeys::initial(PRF, &g_ir, &ni, nr, self.core.spi_i, msg.spi_r);
-        self.core.keys = Some(CoreKeys::new(group, keys, true, self.config.crypto));
+        self.core.keys = Some(Rc::new(CoreKeys::new(
+            group,
+            keys,
+            true,
+            self.config.crypto,
+        )));
         self.core.outstanding = None;
         self.stats.exchanges_completed += 1;
         self.stats.messages_received += 1;

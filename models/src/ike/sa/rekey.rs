@@ -9,6 +9,8 @@
 //! cache. A rekey request while we rekey ourselves is refused with TEMPORARY_FAILURE
 //! (RFC 7296 §2.25) and the refused side retries after a random delay.
 
+use std::rc::Rc;
+
 use sim::SimTime;
 
 use super::IkeEvent;
@@ -123,7 +125,12 @@ impl IkeSa {
         let skeyseed = rekey_skeyseed(PRF, &sk_d, &g_ir, ni, &nr);
         let keys = IkeSaKeys::derive(PRF, &skeyseed, ni, &nr, peer_spi, our_spi);
         let mut core = Core::new(peer_spi, our_spi, false);
-        core.keys = Some(CoreKeys::new(group, keys, false, self.config.crypto));
+        core.keys = Some(Rc::new(CoreKeys::new(
+            group,
+            keys,
+            false,
+            self.config.crypto,
+        )));
         let inner = vec![
             Payload::Sa(chosen.answer(ProtocolId::IKE, our_spi.to_be_bytes().to_vec())),
             Payload::Nonce(nr),
@@ -177,7 +184,12 @@ impl IkeSa {
         let skeyseed = rekey_skeyseed(PRF, &keys.sk.sk_d, &g_ir, &rekey.ni, nr);
         let new_keys = IkeSaKeys::derive(PRF, &skeyseed, &rekey.ni, nr, rekey.new_spi, peer_spi);
         let mut core = Core::new(rekey.new_spi, peer_spi, true);
-        core.keys = Some(CoreKeys::new(group, new_keys, true, self.config.crypto));
+        core.keys = Some(Rc::new(CoreKeys::new(
+            group,
+            new_keys,
+            true,
+            self.config.crypto,
+        )));
         Ok(core)
     }
 

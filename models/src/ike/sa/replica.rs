@@ -34,7 +34,7 @@ pub struct SaReplica {
     spi_i: u64,
     spi_r: u64,
     core_initiator: bool,
-    keys: CoreKeys,
+    keys: Rc<CoreKeys>,
     next_request_id: u32,
     expected_request_id: u32,
     rekey_at: SimTime,
