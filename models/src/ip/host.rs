@@ -847,8 +847,11 @@ impl HostCtx<'_, '_> {
             return 0;
         };
         let n = entry.conn.recv(buf);
-        // Reading opens the receive window: a window update may be due.
-        self.stack.drive(self.ctx, conn);
+        // Reading opens the receive window: a window update may be due. A read of nothing
+        // (how every read loop ends) changes nothing to drive.
+        if n > 0 {
+            self.stack.drive(self.ctx, conn);
+        }
         n
     }
 
