@@ -24,6 +24,7 @@
 //! one public address.
 
 mod config;
+mod expiry;
 mod table;
 
 use std::any::Any;

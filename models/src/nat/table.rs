@@ -13,18 +13,20 @@
 //! interface and address, protocol, remote address), with one session for the remote; an
 //! inbound packet goes to the most recent inside sender for that remote.
 //!
-//! Cost with n mappings: an outbound packet finds its mapping in O(1) (a `SmallIndex`),
-//! every other lookup, refresh and expiry is O(log n) in `BTreeMap`s; an allocation is
-//! O(log n) plus the length of the run of used ports at the starting point, and O(1) when
-//! the range is exhausted. Nothing scans the table.
+//! Cost with n mappings: a packet finds its mapping in O(1) (`SmallIndex`es by key and
+//! by id; inbound packets first find the id by port or remote address in O(log n)), a
+//! refresh is O(1) (`expiry`: one list per idle timeout), expiring a session O(1); an
+//! allocation is O(log n) plus the length of the run of used ports at the starting point,
+//! and O(1) when the range is exhausted. Nothing scans the table.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use sim::{IfaceId, SimDuration, SimRng, SimTime};
 
 use super::Discard;
 use super::config::{FilteringBehavior, MappingBehavior, NatConfig, PortAssignment};
+use super::expiry::{Class, Expiry, NIL, Slot};
 use crate::middlebox::packet::TcpInfo;
 use crate::small_map::{SmallIndex, SmallMap};
 use crate::wire::IpProtocol;
@@ -57,7 +59,8 @@ struct Mapping {
 
 #[derive(Clone, Copy, Debug)]
 struct Session {
-    deadline: SimTime,
+    /// Its entry in the table's `expiry` ([`NIL`] until the first refresh).
+    expiry: Slot,
     tcp: TcpTrack,
 }
 
@@ -140,14 +143,15 @@ struct PortSpace {
 #[derive(Debug)]
 pub(super) struct Table {
     cfg: NatConfig,
-    mappings: BTreeMap<MappingId, Mapping>,
+    /// Looked up only (by id, on every packet).
+    mappings: SmallIndex<MappingId, Mapping>,
     by_key: SmallIndex<MapKey, MappingId>,
     /// Port-based mappings by external port: also the set of ports in use.
     by_port: BTreeMap<(IpProtocol, u16), MappingId>,
     /// Address-only mappings: the most recent one per remote address.
     by_remote: BTreeMap<(IpProtocol, Ipv4Addr), MappingId>,
     /// Every session's deadline.
-    expiry: BTreeSet<(SimTime, MappingId, SocketAddrV4)>,
+    expiry: Expiry,
     ports: BTreeMap<IpProtocol, PortSpace>,
     next_id: MappingId,
 }
@@ -157,11 +161,11 @@ impl Table {
     pub(super) fn new(cfg: NatConfig) -> Self {
         Self {
             cfg,
-            mappings: BTreeMap::new(),
+            mappings: SmallIndex::new(),
             by_key: SmallIndex::new(),
             by_port: BTreeMap::new(),
             by_remote: BTreeMap::new(),
-            expiry: BTreeSet::new(),
+            expiry: Expiry::default(),
             ports: BTreeMap::new(),
             next_id: 0,
         }
@@ -177,7 +181,7 @@ impl Table {
 
     /// The earliest session deadline.
     pub(super) fn next_deadline(&self) -> Option<SimTime> {
-        self.expiry.first().map(|e| e.0)
+        self.expiry.next_deadline()
     }
 
     /// Finds or creates the mapping and session for an outbound packet and refreshes the
@@ -203,16 +207,16 @@ impl Table {
             .mappings
             .get_mut(&id)
             .expect("a key names a live mapping");
-        let moved = touch(
+        touch(
             &self.cfg,
+            &mut self.expiry,
             now,
-            mapping,
+            (id, mapping),
             flow.remote,
             flow.tcp.as_ref(),
             true,
         );
         let external_port = mapping.external_port;
-        self.reschedule(id, flow.remote, moved);
         Ok(Outbound {
             external_port,
             created,
@@ -244,8 +248,15 @@ impl Table {
             return Err(Discard::Filtered);
         }
         let to = (mapping.key.iface, mapping.key.inside);
-        let moved = touch(&self.cfg, now, mapping, remote, tcp, false);
-        self.reschedule(id, remote, moved);
+        touch(
+            &self.cfg,
+            &mut self.expiry,
+            now,
+            (id, mapping),
+            remote,
+            tcp,
+            false,
+        );
         Ok(to)
     }
 
@@ -253,11 +264,7 @@ impl Table {
     /// returns how many mappings were removed.
     pub(super) fn expire(&mut self, now: SimTime) -> usize {
         let mut removed = 0;
-        while let Some(&(deadline, id, remote)) = self.expiry.first() {
-            if deadline > now {
-                break;
-            }
-            self.expiry.pop_first();
+        while let Some((id, remote)) = self.expiry.pop_due(now) {
             let mapping = self
                 .mappings
                 .get_mut(&id)
@@ -285,19 +292,6 @@ impl Table {
             inside: flow.inside,
             remote_addr,
             remote_port,
-        }
-    }
-
-    /// Moves the expiry entry of session `remote` of mapping `id` as [`touch`] said.
-    fn reschedule(
-        &mut self,
-        id: MappingId,
-        remote: SocketAddrV4,
-        moved: Option<(SimTime, SimTime)>,
-    ) {
-        if let Some((old, new)) = moved {
-            self.expiry.remove(&(old, id, remote));
-            self.expiry.insert((new, id, remote));
         }
     }
 
@@ -421,27 +415,27 @@ fn admits(cfg: &NatConfig, mapping: &Mapping, remote: SocketAddrV4) -> bool {
     }
 }
 
-/// Opens or updates the session for `remote` and moves its deadline (RFC 4787 REQ-5/6,
-/// RFC 5382 REQ-5): the old and new deadline, for [`Table::reschedule`], if it moved.
-/// Inbound packets open no session. A free function so that the caller's one lookup of
-/// the mapping serves the whole packet.
+/// Opens or updates the session for `remote` of mapping `id` and moves its deadline in
+/// `expiry` (RFC 4787 REQ-5/6, RFC 5382 REQ-5). Inbound packets open no session. A free
+/// function so that the caller's one lookup of the mapping serves the whole packet.
 fn touch(
     cfg: &NatConfig,
+    expiry: &mut Expiry,
     now: SimTime,
-    mapping: &mut Mapping,
+    (id, mapping): (MappingId, &mut Mapping),
     remote: SocketAddrV4,
     tcp: Option<&TcpInfo>,
     outbound: bool,
-) -> Option<(SimTime, SimTime)> {
+) {
     let protocol = mapping.key.protocol;
     if !outbound && !mapping.sessions.contains_key(&remote) {
-        return None;
+        return;
     }
     let mut opened = false;
     let session = mapping.sessions.get_or_insert_with(remote, || {
         opened = true;
         Session {
-            deadline: now,
+            expiry: NIL,
             tcp: tcp.map(TcpTrack::opened_by).unwrap_or_default(),
         }
     });
@@ -449,18 +443,22 @@ fn touch(
         session.tcp.observe(seg, outbound);
     }
     if !(outbound || tcp.is_some() || cfg.inbound_refresh) {
-        return None;
+        return;
     }
-    let deadline = now + idle_timeout(cfg, protocol, session.tcp);
-    let old = std::mem::replace(&mut session.deadline, deadline);
-    Some((old, deadline))
+    let (class, timeout) = idle_timeout(cfg, protocol, session.tcp);
+    if session.expiry != NIL {
+        expiry.remove(session.expiry);
+    }
+    session.expiry = expiry.push(class, now + timeout, id, remote);
 }
 
-fn idle_timeout(cfg: &NatConfig, protocol: IpProtocol, tcp: TcpTrack) -> SimDuration {
+fn idle_timeout(cfg: &NatConfig, protocol: IpProtocol, tcp: TcpTrack) -> (Class, SimDuration) {
     match protocol {
-        IpProtocol::TCP if tcp.established() => cfg.tcp_established_idle_timeout,
-        IpProtocol::TCP => cfg.tcp_transitory_idle_timeout,
-        IpProtocol::UDP => cfg.udp_idle_timeout,
-        _ => cfg.other_idle_timeout,
+        IpProtocol::TCP if tcp.established() => {
+            (Class::TcpEstablished, cfg.tcp_established_idle_timeout)
+        }
+        IpProtocol::TCP => (Class::TcpTransitory, cfg.tcp_transitory_idle_timeout),
+        IpProtocol::UDP => (Class::Udp, cfg.udp_idle_timeout),
+        _ => (Class::Other, cfg.other_idle_timeout),
     }
 }
