@@ -21,6 +21,9 @@ pub(super) type Slot = u32;
 /// No node.
 pub(super) const NIL: Slot = Slot::MAX;
 
+/// The `prev` of a freed node, so that removing one twice is caught (debug builds).
+const FREED: Slot = Slot::MAX - 1;
+
 /// The idle-timeout classes (RFC 4787 REQ-5, RFC 5382 REQ-5); each has one duration for
 /// the life of a table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -117,11 +120,12 @@ impl Expiry {
         slot
     }
 
-    /// Removes the entry at `slot`.
+    /// Removes the entry at `slot`, which must be live.
     pub(super) fn remove(&mut self, slot: Slot) {
         let Node {
             class, prev, next, ..
         } = *self.node(slot);
+        debug_assert!(prev != FREED, "slot {slot} removed twice");
         match prev {
             NIL => self.lists[class.index()].head = next,
             prev => self.nodes[prev as usize].next = next,
@@ -130,7 +134,9 @@ impl Expiry {
             NIL => self.lists[class.index()].tail = prev,
             next => self.nodes[next as usize].prev = prev,
         }
-        self.nodes[slot as usize].next = self.free;
+        let freed = &mut self.nodes[slot as usize];
+        freed.prev = FREED;
+        freed.next = self.free;
         self.free = slot;
     }
 
@@ -183,6 +189,17 @@ mod tests {
         Class::Udp,
         Class::Other,
     ];
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "removed twice")]
+    fn removing_a_slot_twice_is_caught() {
+        let mut expiry = Expiry::default();
+        let remote = SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 1);
+        let slot = expiry.push(Class::Udp, SimTime::from_nanos(5), 1, remote);
+        expiry.remove(slot);
+        expiry.remove(slot);
+    }
 
     proptest! {
         /// Against the ordered set it replaces: sessions refreshed, removed and expired in

@@ -15,7 +15,8 @@
 //!
 //! Cost with n mappings: a packet finds its mapping in O(1) (`SmallIndex`es by key and
 //! by id; inbound packets first find the id by port or remote address in O(log n)), a
-//! refresh is O(1) (`expiry`: one list per idle timeout), expiring a session O(1); an
+//! refresh is O(1) (`expiry`: one list per idle timeout), expiring a session O(1) plus
+//! O(log n) when it takes its mapping with it; an
 //! allocation is O(log n) plus the length of the run of used ports at the starting point,
 //! and O(1) when the range is exhausted. Nothing scans the table.
 

@@ -50,8 +50,9 @@ pub(crate) enum ChildState {
 /// A Child SA with its lifetimes.
 #[derive(Debug, Clone)]
 pub(crate) struct Child {
-    /// What the data plane installed. Shared with the SA's HA replicas, which copy every
-    /// Child SA on every replication pass while its keys never change.
+    /// What the data plane installed. Shared with the SA's HA replicas (a replica is taken
+    /// whenever the SA's stamp moves); never changed in place: a rekey installs a new
+    /// Child SA.
     pub(crate) keys: Rc<ChildSaKeys>,
     /// Soft lifetime ([`SimTime::MAX`] once handled).
     pub(crate) rekey_at: SimTime,

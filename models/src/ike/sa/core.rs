@@ -155,8 +155,9 @@ pub(crate) struct Core {
     /// Whether we set the I flag: the original initiator, or after an IKE rekey the
     /// rekey initiator (RFC 7296 §2.18).
     pub(crate) initiator: bool,
-    /// Keys, once IKE_SA_INIT (or the rekey) is done. Shared with the SA's HA replicas,
-    /// which copy them on every replication pass while they never change.
+    /// Keys, once IKE_SA_INIT (or the rekey) is done. Shared with the SA's HA replicas (a
+    /// replica is taken whenever the SA's stamp moves); never changed in place: an IKE
+    /// rekey makes a new `Core`.
     pub(crate) keys: Option<Rc<CoreKeys>>,
     /// Message ID of our next request.
     pub(crate) next_request_id: u32,
