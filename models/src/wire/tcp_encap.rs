@@ -164,6 +164,19 @@ impl StreamParser {
             }
         }
         while !data.is_empty() {
+            // The common case, a whole frame in `data`: classified in place, without
+            // gathering it into `partial` first (an allocation, a reallocation and a copy
+            // per frame).
+            if self.partial.is_empty()
+                && let [hi, lo, ..] = *data
+            {
+                let total = usize::from(self.check_len(u16::from_be_bytes([hi, lo]))?);
+                if data.len() >= total {
+                    out.push(classify(&data[2..total]));
+                    data = &data[total..];
+                    continue;
+                }
+            }
             if self.partial.len() < 2 {
                 let take = (2 - self.partial.len()).min(data.len());
                 self.partial.extend_from_slice(&data[..take]);
@@ -171,18 +184,8 @@ impl StreamParser {
                 if self.partial.len() < 2 {
                     break;
                 }
-                let len = u16::from_be_bytes([self.partial[0], self.partial[1]]);
-                if len < 2 {
-                    return Err(StreamError::BadLength(len));
-                }
-                let payload = usize::from(len) - 2;
-                if payload > self.cap {
-                    return Err(StreamError::TooLarge {
-                        len: payload,
-                        cap: self.cap,
-                    });
-                }
-                self.partial.reserve_exact(payload);
+                let len = self.check_len(u16::from_be_bytes([self.partial[0], self.partial[1]]))?;
+                self.partial.reserve_exact(usize::from(len) - 2);
             }
             let total = usize::from(u16::from_be_bytes([self.partial[0], self.partial[1]]));
             let take = (total - self.partial.len()).min(data.len());
@@ -194,6 +197,21 @@ impl StreamParser {
             }
         }
         Ok(())
+    }
+
+    /// A frame's Length field (RFC 9329 §3: it counts itself), if acceptable.
+    fn check_len(&self, len: u16) -> Result<u16, StreamError> {
+        if len < 2 {
+            return Err(StreamError::BadLength(len));
+        }
+        let payload = usize::from(len) - 2;
+        if payload > self.cap {
+            return Err(StreamError::TooLarge {
+                len: payload,
+                cap: self.cap,
+            });
+        }
+        Ok(len)
     }
 }
 

@@ -159,7 +159,10 @@ fn seal_part(
         fragment,
         body: Vec::new(),
     };
-    let mut out = vec![0; HEADER_LEN];
+    // Sized for the usual message (clear payloads are rare next to SK) so that building
+    // it does not reallocate three or four times.
+    let mut out = Vec::with_capacity(HEADER_LEN + 16 + IV_LEN + chunk.len() + 1 + ICV_LEN);
+    out.resize(HEADER_LEN, 0);
     let first = emit_payloads(clear, header.payload_type(), &mut out);
     let sk_start = out.len();
     out.extend_from_slice(&[inner_next.0, 0, 0, 0]);
