@@ -159,8 +159,9 @@ fn seal_part(
         fragment,
         body: Vec::new(),
     };
-    // Sized for the usual message (clear payloads are rare next to SK) so that building
-    // it does not reallocate three or four times.
+    // Sized so that building it does not reallocate three or four times: the SK or SKF
+    // payload header (at most 8 octets) with 8 to spare for the clear payloads, which are
+    // rare next to SK (a larger message only grows once more).
     let mut out = Vec::with_capacity(HEADER_LEN + 16 + IV_LEN + chunk.len() + 1 + ICV_LEN);
     out.resize(HEADER_LEN, 0);
     let first = emit_payloads(clear, header.payload_type(), &mut out);
