@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken set-up")]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
+
+use common::{TempDir, tempdir};
 
 /// The shared small scenario with seed 3 (the reseeding test moves it to 4).
 fn tiny() -> String {
@@ -36,9 +38,9 @@ fn check(dir: &Path, extra: &[&str]) -> (i32, String) {
     )
 }
 
-fn setup(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ikesim-check-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A folder (removed when dropped) with two scenarios in `scenarios/`.
+fn setup(tag: &str) -> TempDir {
+    let dir = tempdir(&format!("check-{tag}"));
     std::fs::create_dir_all(dir.join("scenarios")).unwrap();
     std::fs::write(dir.join("scenarios/tiny.toml"), tiny()).unwrap();
     std::fs::write(
@@ -110,7 +112,6 @@ fn a_changed_metric_fails_the_check_until_blessed() {
     let (code, out) = check(&dir, &["tiny"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("seed 3 -> 4"), "{out}");
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -135,7 +136,6 @@ fn baselines_are_json_with_the_fingerprint_and_metrics() {
         std::fs::read(dir.join("baselines/tiny.json")).unwrap(),
         before
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -166,5 +166,4 @@ fn removed_scenarios_and_broken_files_are_reported() {
         out.contains("no such scenario") && out.contains("tiny"),
         "{out}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -4,15 +4,15 @@
 
 mod common;
 
-use common::{have_tshark, ikesim, tempdir, tshark_rfc9329, tshark_rfc9329_counts};
+use common::{TempDir, have_tshark, ikesim, tempdir, tshark_rfc9329, tshark_rfc9329_counts};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const SCENARIO: &str = "scenarios/udp-bottleneck.toml";
 
 /// Runs the example scenario (shortened) into a fresh folder and returns it.
-fn run_into(tag: &str, extra: &[&str]) -> PathBuf {
+fn run_into(tag: &str, extra: &[&str]) -> TempDir {
     let out = tempdir(tag);
     let mut args = vec![
         "run",
@@ -62,9 +62,6 @@ fn same_inputs_give_identical_bytes_and_the_seed_matters() {
     }
     let c = run_into("det-c", &["--seed", "2"]);
     assert_ne!(fingerprint(&a), fingerprint(&c));
-    for d in [a, b, c] {
-        std::fs::remove_dir_all(d).unwrap();
-    }
 }
 
 #[test]
@@ -83,11 +80,11 @@ fn metrics_show_queueing_and_drops_at_the_bottleneck() {
     assert!(value("bottleneck:left>right", "dropped_queue") > 0);
     assert!(value("sink-cbr", "packets_received") > 0);
     assert!(csv.starts_with("run_id,scenario,seed,ikesim_version,scope,entity,metric,value\n"));
-    std::fs::remove_dir_all(out).unwrap();
 }
 
-/// Writes `body` as a scenario file and runs it; returns (exit code, stderr, out folder).
-fn run_bad(tag: &str, body: &str, extra: &[&str]) -> (i32, String, PathBuf) {
+/// Writes `body` as a scenario file and runs it with `--out` the folder's `out`; returns
+/// (exit code, stderr, folder).
+fn run_bad(tag: &str, body: &str, extra: &[&str]) -> (i32, String, TempDir) {
     let dir = tempdir(tag);
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("bad.toml");
@@ -104,7 +101,7 @@ fn run_bad(tag: &str, body: &str, extra: &[&str]) -> (i32, String, PathBuf) {
     (
         o.status.code().unwrap(),
         String::from_utf8_lossy(&o.stderr).into_owned(),
-        out,
+        dir,
     )
 }
 
@@ -157,18 +154,21 @@ fn bad_scenarios_name_file_key_and_allowed_values_and_write_nothing() {
         ),
     ];
     for (tag, body, extra, needles) in cases {
-        let (code, stderr, out) = run_bad(tag, &body, extra);
+        let (code, stderr, dir) = run_bad(tag, &body, extra);
         assert_eq!(code, 2, "{tag}: {stderr}");
         for n in needles {
             assert!(stderr.contains(n), "{tag}: {n:?} missing from: {stderr}");
         }
-        assert!(!out.exists(), "{tag}: output written for a bad scenario");
+        assert!(
+            !dir.join("out").exists(),
+            "{tag}: output written for a bad scenario"
+        );
     }
     let (code, _, _) = run_bad("bad-seed", GOOD, &["--seed", "minus-one"]);
     assert_eq!(code, 2);
-    let (code, stderr, out) = run_bad("good", GOOD, &[]);
+    let (code, stderr, dir) = run_bad("good", GOOD, &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(out.join("metrics.csv").exists());
+    assert!(dir.join("out/metrics.csv").exists());
 }
 
 #[test]
@@ -248,7 +248,6 @@ fn tshark_reads_the_captures() {
     for (name, n) in assert_tshark_clean(&out) {
         assert!(n > 0, "{name} decoded to nothing");
     }
-    std::fs::remove_dir_all(out).unwrap();
 }
 
 /// A TCP exchange through a NAT: the captures on both sides of the NAT (inside: a client's
@@ -273,7 +272,6 @@ fn tshark_validates_checksums_on_both_sides_of_the_nat() {
     let count = |name: &str| frames.iter().find(|(n, _)| n == name).map_or(0, |f| f.1);
     assert!(count("access.pcap") > 100, "{frames:?}");
     assert!(count("client-0-home-nat.pcap") > 10, "{frames:?}");
-    std::fs::remove_dir_all(out).unwrap();
 }
 
 /// Counts, over every capture of `out`, frames matching a display filter, decoded with the
@@ -347,7 +345,6 @@ fn tshark_decrypts_ike_and_esp_with_the_key_directory() {
     );
     // The decrypted ESP carries the pings between inner addresses.
     assert!(tshark_count(&out, "ip.src == 10.10.0.10 && udp.srcport == 7") > 100);
-    std::fs::remove_dir_all(out).unwrap();
 }
 
 /// `-T fields` rows of one capture for frames matching `filter`, each a list of fields whose
@@ -599,7 +596,6 @@ fn tshark_decodes_rfc9329_streams_with_the_plugin() {
         assert!(!m.sent[0].contains(&m.computed[0]), "{m:?}");
         assert_eq!(m.sent[1], [m.computed[1].clone()], "{m:?}");
     }
-    std::fs::remove_dir_all(out).unwrap();
 }
 
 /// The `on-path-forge-init-error` action and the `*_init_error` keys reach the models: over
@@ -621,9 +617,7 @@ fn forged_init_error_fails_immediate_and_delays_wait_over_tcp() {
             out.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        let csv = String::from_utf8(read(&out, "metrics.csv")).unwrap();
-        std::fs::remove_dir_all(out).unwrap();
-        csv
+        String::from_utf8(read(&out, "metrics.csv")).unwrap()
     };
     let value = |csv: &str, entity: &str, metric: &str| -> Option<f64> {
         let needle = format!(",{entity},{metric},");

@@ -9,12 +9,12 @@ mod common;
 
 use std::path::Path;
 
-use common::{ikesim, ok, run_scenario, tempdir};
+use common::{TempDir, ikesim, ok, run_scenario, tempdir};
 
 const STAND_IN: &str = "crypto=stand-in";
 
 /// Runs `scenario` with `sets` (and `extra` arguments) into a fresh folder.
-fn run(tag: &str, scenario: &str, sets: &[&str], extra: &[&str]) -> std::path::PathBuf {
+fn run(tag: &str, scenario: &str, sets: &[&str], extra: &[&str]) -> TempDir {
     run_scenario(&format!("crypto-{tag}"), scenario, sets, extra)
 }
 
@@ -49,8 +49,6 @@ fn same_metrics(tag: &str, scenario: &str, sets: &[&str]) -> Vec<String> {
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x, y, "{tag}: real vs stand-in");
     }
-    std::fs::remove_dir_all(real).unwrap();
-    std::fs::remove_dir_all(stand_in).unwrap();
     a
 }
 
@@ -126,8 +124,9 @@ fn stand_in_captures_say_so_and_offer_no_keys() {
         pcaps > 1 && differ > 0 && differ < pcaps,
         "{differ} of {pcaps}"
     );
-    std::fs::remove_dir_all(real).unwrap();
-    std::fs::remove_dir_all(stand_in).unwrap();
+    // Their captures are megabytes: removed before the next run.
+    drop(real);
+    drop(stand_in);
 
     let out = tempdir("crypto-summary");
     let o = ikesim(&[
@@ -141,7 +140,6 @@ fn stand_in_captures_say_so_and_offer_no_keys() {
         out.to_str().unwrap(),
     ]);
     assert!(ok(&o).contains("crypto = stand-in"));
-    std::fs::remove_dir_all(out).unwrap();
 }
 
 /// A bad value names the file, the key and the allowed values, from a file or `--set`.
@@ -169,5 +167,4 @@ fn bad_crypto_value_is_refused() {
             assert!(err.contains(want), "{want:?} missing from: {err}");
         }
     }
-    std::fs::remove_dir_all(dir).unwrap();
 }

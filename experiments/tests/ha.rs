@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{have_tshark, run_scenario, tshark_rfc9329_counts};
+use common::{TempDir, have_tshark, run_scenario, tshark_rfc9329_counts};
 
 const SCENARIO: &str = "scenarios/ha-failover.toml";
 const SECOND: f64 = 1e9;
@@ -36,8 +36,9 @@ impl Run {
     }
 }
 
-/// Runs the scenario with `--set` overrides (and `extra` arguments).
-fn run(tag: &str, sets: &[&str], extra: &[&str]) -> (Run, std::path::PathBuf) {
+/// Runs the scenario with `--set` overrides (and `extra` arguments); returns its metrics and
+/// its output folder (removed when dropped: `let (r, _) = run(..)` removes it at once).
+fn run(tag: &str, sets: &[&str], extra: &[&str]) -> (Run, TempDir) {
     let out = run_scenario(&format!("ha-{tag}"), SCENARIO, sets, extra);
     (read(&out), out)
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{TINY, ikesim, ok};
+use common::{TINY, TempDir, ikesim, ok, tempdir};
 
 use std::path::PathBuf;
 
@@ -39,9 +39,10 @@ group = "nodes.src.rate"
 y_scale = 1e-6
 "#;
 
-fn setup(tag: &str, exp: &str) -> (PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("ikesim-merge-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A folder (removed when dropped) with `tiny.toml` and `exp.toml` (`exp`); returns it and
+/// the experiment path.
+fn setup(tag: &str, exp: &str) -> (TempDir, String) {
+    let dir = tempdir(&format!("merge-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
     std::fs::write(dir.join("exp.toml"), exp).unwrap();
@@ -102,7 +103,6 @@ fn jobs_count_and_shards_do_not_change_a_byte() {
     // Merging again gives the same bytes.
     ok(&ikesim(&["merge", &d("j2")]));
     assert_eq!(read(dir.join("j1/runs.csv")), read(dir.join("j2/runs.csv")));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -165,7 +165,6 @@ fn runs_and_summary_have_the_promised_columns_and_statistics() {
             .skip(1)
             .all(|l| l.contains(",bottleneck:left>sink,queue_packets,"))
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -195,7 +194,6 @@ fn every_run_and_node_metric_by_default() {
     let summary = String::from_utf8(read(out.join("summary.csv"))).unwrap();
     assert!(!summary.contains(",fingerprint,"), "a hash has no mean");
     assert!(!out.join("timeseries.csv").exists());
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -247,5 +245,4 @@ fn incomplete_or_mixed_sweeps_are_refused_and_nothing_is_written() {
     let o = ikesim(&["merge", &d("nothing-here")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("plan.json"));
-    std::fs::remove_dir_all(dir).unwrap();
 }

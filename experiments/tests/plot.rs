@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{ikesim, ok};
+use common::{TempDir, ikesim, ok, tempdir};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const TINY: &str = r#"
 name = "tiny"
@@ -93,9 +93,9 @@ filter = { seed = 1, "nodes.src.rate" = "8Mbps" }
 x_scale = 1e-9
 "#;
 
-fn setup(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ikesim-plot-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// A folder (removed when dropped) with `tiny.toml` and `exp.toml`.
+fn setup(tag: &str) -> TempDir {
+    let dir = tempdir(&format!("plot-{tag}"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
     std::fs::write(dir.join("exp.toml"), EXP).unwrap();
@@ -238,7 +238,6 @@ fn sweep_plots_are_valid_png_and_svg_and_reproducible() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -284,7 +283,6 @@ fn single_run_cdf_and_series() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("merged sweep"));
     let o = ikesim(&["plot", r]);
     assert_eq!(o.status.code(), Some(2));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -339,5 +337,4 @@ group = "nodes.src.rate"
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("has several values"));
-    std::fs::remove_dir_all(dir).unwrap();
 }

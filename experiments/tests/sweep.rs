@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{TINY, ikesim};
+use common::{TINY, TempDir, ikesim, tempdir};
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -31,17 +31,11 @@ duration = "DURATION"
 "nodes.src.size" = [500, 1000]
 "#;
 
-fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ikesim-sweep-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 /// A folder with `tiny.toml` and `exp.toml` (the experiment `body`); returns the folder
-/// and the experiment path.
-fn setup(tag: &str, body: &str) -> (PathBuf, String) {
-    let dir = tempdir(tag);
+/// (removed when dropped) and the experiment path.
+fn setup(tag: &str, body: &str) -> (TempDir, String) {
+    let dir = tempdir(&format!("sweep-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("tiny.toml"), TINY).unwrap();
     let exp = dir.join("exp.toml");
     std::fs::write(&exp, body).unwrap();
@@ -168,7 +162,6 @@ queue_packets = [5, 20, 50]
         text(&lb.stdout).replace("b.toml", "")
     );
     assert!(text(&la.stdout).contains("reproduce: ikesim run"));
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -270,7 +263,6 @@ fn an_interrupted_sweep_resumes_only_the_missing_jobs_and_ends_identical() {
         "{}",
         text(&o.stdout)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -302,7 +294,6 @@ scenario = "tiny.toml"
         "{}",
         text(&o.stdout)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -354,7 +345,6 @@ fn one_job_and_shards_are_addressable() {
         "{}",
         text(&o.stdout)
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -539,7 +529,6 @@ fn bad_experiment_files_name_file_key_and_allowed_values_and_write_nothing() {
         }
         assert!(!err.contains("panicked"), "{tag}: {err}");
         assert!(!out.exists(), "{tag}: output written for a bad experiment");
-        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -583,7 +572,6 @@ fn progress_bar_on_a_terminal_only() {
 
     if Command::new("script").arg("--version").output().is_err() {
         eprintln!("`script` (util-linux) is not installed; skipping the terminal half");
-        std::fs::remove_dir_all(dir).unwrap();
         return;
     }
     let tty = dir.join("tty");
@@ -604,7 +592,6 @@ fn progress_bar_on_a_terminal_only() {
         screen.contains("8/8 jobs") && screen.contains("ETA"),
         "{screen:?}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]
@@ -617,7 +604,8 @@ fn a_zipped_key_may_repeat_a_value() {
             "[\"4Mbps\", \"4Mbps\", \"8Mbps\"]",
         )
         .replace("[500, 1000]", "[500, 1000, 1000]");
-    let (dir, exp) = setup("zip-repeat", &body);
+    // `_dir`, not `_`: the folder must outlive the command that reads `exp`.
+    let (_dir, exp) = setup("zip-repeat", &body);
     let o = ikesim(&["sweep", exp.as_str(), "--list"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     // 2 queue sizes x 3 zipped rows x 2 seeds.
@@ -626,5 +614,4 @@ fn a_zipped_key_may_repeat_a_value() {
         listed.contains("12 jobs") || listed.lines().filter(|l| l.contains("--seed")).count() == 12,
         "{listed}"
     );
-    std::fs::remove_dir_all(dir).unwrap();
 }

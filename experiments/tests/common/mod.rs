@@ -2,6 +2,7 @@
 
 #![allow(dead_code, reason = "each test binary uses a subset of the helpers")]
 
+use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -68,8 +69,8 @@ pub(crate) fn ok(o: &Output) -> String {
 
 /// Runs `scenario` (relative to the `experiments` folder) with `--set` overrides and
 /// `extra` arguments into a fresh folder for test `tag`; asserts success and returns the
-/// folder.
-pub(crate) fn run_scenario(tag: &str, scenario: &str, sets: &[&str], extra: &[&str]) -> PathBuf {
+/// folder (removed when the returned guard is dropped).
+pub(crate) fn run_scenario(tag: &str, scenario: &str, sets: &[&str], extra: &[&str]) -> TempDir {
     let out = tempdir(tag);
     let mut args = vec![
         "run",
@@ -85,11 +86,46 @@ pub(crate) fn run_scenario(tag: &str, scenario: &str, sets: &[&str], extra: &[&s
     out
 }
 
-/// A fresh folder under the system's temporary folder for test `tag`.
-pub(crate) fn tempdir(tag: &str) -> PathBuf {
+/// A test's scratch folder, removed with everything in it when the guard is dropped.
+///
+/// Tests must not leave their output behind (a run's captures take megabytes, and leaked
+/// folders piled up by the hundred); removing on drop cleans up after a failing test too,
+/// since a panic unwinds the test's locals. Bind the guard to a name
+/// (`let out = tempdir(..)`, not `let _ = ..`) and keep it alive while anything, a child
+/// process included, uses the folder. Set `IKESIM_KEEP_TEST_DIRS=1` to keep the folders
+/// for debugging.
+pub(crate) struct TempDir(PathBuf);
+
+impl Deref for TempDir {
+    type Target = Path;
+
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for TempDir {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if std::env::var_os("IKESIM_KEEP_TEST_DIRS").is_some_and(|v| v != "0") {
+            eprintln!("IKESIM_KEEP_TEST_DIRS: keeping {}", self.0.display());
+            return;
+        }
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The path of a fresh (not yet created) folder under the system's temporary folder for
+/// test `tag`, which must be unique within the test binary; removed when the guard drops.
+pub(crate) fn tempdir(tag: &str) -> TempDir {
     let dir = std::env::temp_dir().join(format!("ikesim-test-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    dir
+    TempDir(dir)
 }
 
 /// Whether tshark is there; CI sets IKESIM_REQUIRE_TSHARK so that a missing tshark fails
