@@ -308,9 +308,12 @@ impl IkeSa {
 
     /// The next message to send. Queued exchanges start here when the window is free.
     pub fn poll_transmit(&mut self, now: SimTime) -> Option<Transmit> {
-        if self.transmits.is_empty() {
+        // Every input already rearmed the timers: with no task to start there is nothing
+        // to recompute (the daemon polls until `None`, several times per message).
+        if self.transmits.is_empty() && !self.tasks.is_empty() {
             self.start_tasks(now);
         }
+        debug_assert!(self.timers_current(), "a state change did not rearm the timers");
         let transmit = self.transmits.pop_front();
         if self.transmits.is_empty() {
             // An idle SA sends a message or two a minute: keeping the buffer between them

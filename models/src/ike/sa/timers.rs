@@ -65,6 +65,11 @@ impl TimerTable {
         self.deadlines[timer.index()] = at.filter(|&t| t != SimTime::MAX);
     }
 
+    /// The deadline of `timer`, if it is set.
+    fn get(&self, timer: Timer) -> Option<SimTime> {
+        self.deadlines[timer.index()]
+    }
+
     /// The earliest deadline.
     pub(crate) fn next_timeout(&self) -> Option<SimTime> {
         self.deadlines.iter().flatten().min().copied()
@@ -134,6 +139,14 @@ impl IkeSa {
             let at = self.deadline(timer);
             self.timers.set(timer, at);
         }
+    }
+
+    /// Whether every timer is what [`Self::rearm`] would set (debug checks).
+    pub(super) fn timers_current(&self) -> bool {
+        Timer::ALL.into_iter().all(|timer| {
+            let at = self.deadline(timer).filter(|&t| t != SimTime::MAX);
+            self.timers.get(timer) == at
+        })
     }
 
     fn deadline(&self, timer: Timer) -> Option<SimTime> {
