@@ -843,10 +843,16 @@ impl HostCtx<'_, '_> {
 
     /// Reads received bytes; returns how many.
     pub fn tcp_recv(&mut self, conn: ConnId, buf: &mut [u8]) -> usize {
+        self.tcp_recv_with(conn, buf.len(), crate::tcp::fill(buf))
+    }
+
+    /// Reads up to `max` bytes of `conn` in place, handing them to `f` in one or two
+    /// slices (in order), as [`Connection::recv_with`]; no buffer to fill and no copy.
+    pub fn tcp_recv_with(&mut self, conn: ConnId, max: usize, f: impl FnMut(&[u8])) -> usize {
         let Some(entry) = self.stack.conns.get_mut(conn) else {
             return 0;
         };
-        let n = entry.conn.recv(buf);
+        let n = entry.conn.recv_with(max, f);
         // Reading opens the receive window: a window update may be due. A read of nothing
         // (how every read loop ends) changes nothing to drive.
         if n > 0 {

@@ -171,6 +171,16 @@ pub(crate) struct Counters {
     pub(crate) cwnd_series: Option<Box<Vec<(SimTime, u32, u32)>>>,
 }
 
+/// A reader for `recv_with` that copies the slices it is handed into `buf`, one after the
+/// other: how the copying reads are built on the zero-copy one.
+pub(crate) fn fill(buf: &mut [u8]) -> impl FnMut(&[u8]) + '_ {
+    let mut at = 0;
+    move |part| {
+        buf[at..at + part.len()].copy_from_slice(part);
+        at += part.len();
+    }
+}
+
 /// The reset to send for a segment that matches no connection and no listener
 /// (RFC 9293 §3.10.7.1), or `None` if the segment is itself a reset.
 ///

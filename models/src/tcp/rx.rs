@@ -102,13 +102,17 @@ impl Receiver {
             })
     }
 
-    /// Copies in-order bytes out; frees memory once drained.
-    pub(crate) fn read(&mut self, out: &mut [u8]) -> usize {
-        let n = out.len().min(self.readable.len());
+    /// Hands up to `max` in-order bytes to `f`, in one or two slices (in order), and
+    /// consumes them; frees memory once drained. Returns how many.
+    pub(crate) fn read_with(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> usize {
+        let n = max.min(self.readable.len());
         let (front, back) = self.readable.as_slices();
         let from_front = n.min(front.len());
-        out[..from_front].copy_from_slice(&front[..from_front]);
-        out[from_front..n].copy_from_slice(&back[..n - from_front]);
+        for part in [&front[..from_front], &back[..n - from_front]] {
+            if !part.is_empty() {
+                f(part);
+            }
+        }
         self.readable.drain(..n);
         if self.readable.is_empty() {
             self.readable = VecDeque::new();

@@ -313,7 +313,10 @@ impl IkeSa {
         if self.transmits.is_empty() && !self.tasks.is_empty() {
             self.start_tasks(now);
         }
-        debug_assert!(self.timers_current(), "a state change did not rearm the timers");
+        debug_assert!(
+            self.timers_current(),
+            "a state change did not rearm the timers"
+        );
         let transmit = self.transmits.pop_front();
         if self.transmits.is_empty() {
             // An idle SA sends a message or two a minute: keeping the buffer between them

@@ -13,7 +13,7 @@ use super::rx::Receiver;
 use super::timer::{Timer, TimerTable};
 use super::tx::{Env, RtoOutcome, Sender, SenderParams, Xmit, ts_now};
 use super::{
-    ConnectionError, Counters, DelayedAck, Event, Keepalive, Segment, State, Stats, TcpConfig,
+    ConnectionError, Counters, DelayedAck, Event, Keepalive, Segment, State, Stats, TcpConfig, fill,
 };
 use crate::wire::{TcpControl, TcpRepr, TcpSeqNumber};
 
@@ -321,7 +321,13 @@ impl Connection {
 
     /// Reads in-order bytes; returns how many were copied.
     pub fn recv(&mut self, buf: &mut [u8]) -> usize {
-        let n = self.rx.read(buf);
+        self.recv_with(buf.len(), fill(buf))
+    }
+
+    /// Reads up to `max` in-order bytes without copying them: `f` sees them in place, in
+    /// one or two slices (in order). Returns how many were read.
+    pub fn recv_with(&mut self, max: usize, f: impl FnMut(&[u8])) -> usize {
+        let n = self.rx.read_with(max, f);
         let receiving = matches!(
             self.state,
             State::Established | State::FinWait1 | State::FinWait2
