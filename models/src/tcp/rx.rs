@@ -296,7 +296,8 @@ mod tests {
         // Old data is a duplicate.
         assert!(!rx.accept(seq(0), &[3; 15], false).stored);
         let mut buf = [0; 32];
-        assert_eq!(rx.read(&mut buf), 20);
+        assert_eq!(rx.read_with(buf.len(), crate::tcp::fill(&mut buf)), 20);
+        assert_eq!(buf[..20], [&[3; 15][..], &[2; 5]].concat()[..]);
         assert_eq!(rx.window(), 20);
     }
 
