@@ -117,12 +117,23 @@ fn ike_informational(sk_ei: &GcmKey) -> Vec<u8> {
     msg
 }
 
-/// A fresh directory under the system temp dir, named after this test and process.
-fn scratch_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ikesim-esp-wireshark-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh directory under the system temp dir, named after this test and process,
+/// removed with its contents when dropped: after a pass, a failure or a skip alike.
+struct ScratchDir(PathBuf);
+
+impl ScratchDir {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("ikesim-esp-wireshark-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Runs tshark on `pcap` with `config` and the given field columns; `None` if tshark is
@@ -221,10 +232,10 @@ fn tshark_decrypts_esp_and_ike_with_the_key_log() {
         udp_4500(UdpEncapPayload::Ike(&ike_informational(&sk_ei))),
     ];
 
-    let dir = scratch_dir();
-    let config = dir.join("wireshark");
+    let dir = ScratchDir::new();
+    let config = dir.0.join("wireshark");
     log.write_wireshark_config(&config).unwrap();
-    let pcap = dir.join("esp.pcap");
+    let pcap = dir.0.join("esp.pcap");
     let mut file = Vec::new();
     write_header(&mut file).unwrap();
     for (i, p) in packets.iter().enumerate() {
@@ -243,7 +254,6 @@ fn tshark_decrypts_esp_and_ike_with_the_key_log() {
     let Some(rows) = tshark(&config, &pcap, &fields) else {
         return;
     };
-    std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(rows.len(), packets.len(), "{rows:?}");
     let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
     let esp_rows = [
