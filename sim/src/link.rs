@@ -189,8 +189,10 @@ impl LinkChange {
     }
 }
 
-/// Counters kept for each direction of each link.
+/// Counters kept for each direction of each link. In declaration order (`repr(C)`): the
+/// four every packet bumps come first, next to the link's admission state.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
 pub struct LinkCounters {
     /// Packets accepted onto the wire (queued or transmitted at once).
     pub sent_packets: u64,
@@ -228,26 +230,33 @@ pub(crate) enum Admission {
 }
 
 /// The state of one direction of a link.
+///
+/// In declaration order (`repr(C)`), cache-line aligned: what every packet reads and
+/// writes (admission, then the first four counters) in the first two lines, the rest
+/// after. A client's
+/// uplink carries a packet every few seconds, so its state is cold each time, and every
+/// line a packet touches is a cache miss at 100,000 clients (BENCHMARKS.md, "Session 7").
 #[derive(Debug)]
+#[repr(C, align(64))]
 pub(crate) struct DirState {
-    /// Shared with the other direction and with links made alike while equal (a group's
-    /// uplinks); a change copies them first.
-    pub(crate) params: Rc<LinkParams>,
-    pub(crate) up: bool,
-    /// Bumped when the link goes down; arrivals stamped with an older epoch are dropped.
-    pub(crate) epoch: u32,
-    pub(crate) counters: LinkCounters,
     busy_until: SimTime,
     last_arrival: SimTime,
     /// Packets waiting for the transmitter: (transmission start, bytes), oldest first.
     waiting: VecDeque<(SimTime, u32)>,
-    waiting_bytes: u64,
+    /// Shared with the other direction and with links made alike while equal (a group's
+    /// uplinks); a change copies them first.
+    pub(crate) params: Rc<LinkParams>,
+    /// Bumped when the link goes down; arrivals stamped with an older epoch are dropped.
+    pub(crate) epoch: u32,
+    pub(crate) up: bool,
     gilbert_bad: bool,
+    /// `(time, packets waiting)` seen by every packet that enters, when recording is on.
+    pub(crate) queue_series: Option<Vec<(SimTime, u32)>>,
+    pub(crate) counters: LinkCounters,
+    waiting_bytes: u64,
     /// The loss/jitter stream (its generator exists only once drawn from: links without
     /// randomness cost none).
     rng: SimRng,
-    /// `(time, packets waiting)` seen by every packet that enters, when recording is on.
-    pub(crate) queue_series: Option<Vec<(SimTime, u32)>>,
 }
 
 impl DirState {
