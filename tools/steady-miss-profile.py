@@ -14,7 +14,8 @@ per event, then the functions with the most last-level misses.
 
 Defaults: 5,000 clients behind 5 NATs, 200 s and 300 s (all SAs are up by 120 s), a 4 MiB
 last-level cache, the top 25 functions, target/release/ikesim. The two runs go in
-parallel (two cores: about five minutes). Same binary and arguments, same counts."""
+parallel (two cores: about three and a half minutes). Same binary and arguments, same
+counts."""
 import argparse
 import os
 import re

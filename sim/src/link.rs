@@ -387,6 +387,18 @@ impl DirState {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_packet_path_reads_two_lines_of_a_direction() {
+        use std::mem::offset_of;
+        // What admission and delivery touch ends within the first 128 bytes, and the
+        // state starts on a cache line (see `DirState`).
+        assert_eq!(align_of::<DirState>(), 64);
+        let counters = offset_of!(DirState, counters);
+        assert!(offset_of!(DirState, queue_series) < counters);
+        let end = counters + offset_of!(LinkCounters, delivered_bytes) + size_of::<u64>();
+        assert!(end <= 128, "{end}");
+    }
+
     fn at(a: Admission) -> SimTime {
         match a {
             Admission::Arrives { at, .. } => at,

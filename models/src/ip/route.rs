@@ -37,6 +37,7 @@ enum Repr<V> {
     /// (length, network, value), longest prefix first, then by network; unique prefixes,
     /// at most [`FEW_MAX`], capacity equal to length.
     Few(Vec<(u8, u32, V)>),
+    /// Once a table has grown past [`FEW_MAX`] (it stays so when it shrinks again).
     Many {
         by_len: SmallMap<u8, SmallIndex<u32, V>>,
         /// Bit `l` is set iff some prefix of length `l` is present (bit 32 for /32).
@@ -63,7 +64,7 @@ impl<V> PrefixTable<V> {
     pub fn insert(&mut self, prefix: Prefix, route: V) {
         let (len, net) = (prefix.prefix_len(), u32::from(prefix.addr()));
         match &mut self.0 {
-            Repr::Few(few) => match few.binary_search_by(|&(l, n, _)| (len, n).cmp(&(l, net))) {
+            Repr::Few(few) => match find(few, len, net) {
                 Ok(i) => few[i].2 = route,
                 Err(i) if few.len() < FEW_MAX => {
                     few.reserve_exact(1);
@@ -86,8 +87,7 @@ impl<V> PrefixTable<V> {
         let (len, net) = (prefix.prefix_len(), u32::from(prefix.addr()));
         match &mut self.0 {
             Repr::Few(few) => {
-                let i = few.iter().position(|&(l, n, _)| (l, n) == (len, net))?;
-                let (_, _, route) = few.remove(i);
+                let (_, _, route) = few.remove(find(few, len, net).ok()?);
                 few.shrink_to_fit();
                 Some(route)
             }
@@ -136,8 +136,16 @@ impl<V> PrefixTable<V> {
 
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        match &self.0 {
+            Repr::Few(few) => few.is_empty(),
+            Repr::Many { lengths, .. } => *lengths == 0,
+        }
     }
+}
+
+/// Where prefix `len`/`net` is, or would go, in [`Repr::Few`]'s order.
+fn find<V>(few: &[(u8, u32, V)], len: u8, net: u32) -> Result<usize, usize> {
+    few.binary_search_by(|&(l, n, _)| len.cmp(&l).then(n.cmp(&net)))
 }
 
 /// Inserts into the per-length maps of [`Repr::Many`].

@@ -54,7 +54,7 @@ impl Timer {
 }
 
 /// Absolute deadlines, one slot per [`Timer`].
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct TimerTable {
     deadlines: [Option<SimTime>; Timer::ALL.len()],
 }
@@ -63,11 +63,6 @@ impl TimerTable {
     /// Sets or clears a timer. [`SimTime::MAX`] means never and clears it.
     pub(crate) fn set(&mut self, timer: Timer, at: Option<SimTime>) {
         self.deadlines[timer.index()] = at.filter(|&t| t != SimTime::MAX);
-    }
-
-    /// The deadline of `timer`, if it is set.
-    fn get(&self, timer: Timer) -> Option<SimTime> {
-        self.deadlines[timer.index()]
     }
 
     /// The earliest deadline.
@@ -135,18 +130,21 @@ impl IkeSa {
 
     /// Recomputes every timer from the state (style pitfall 6).
     pub(super) fn rearm(&mut self) {
-        for timer in Timer::ALL {
-            let at = self.deadline(timer);
-            self.timers.set(timer, at);
-        }
+        self.timers = self.timer_table();
     }
 
     /// Whether every timer is what [`Self::rearm`] would set (debug checks).
     pub(super) fn timers_current(&self) -> bool {
-        Timer::ALL.into_iter().all(|timer| {
-            let at = self.deadline(timer).filter(|&t| t != SimTime::MAX);
-            self.timers.get(timer) == at
-        })
+        self.timers == self.timer_table()
+    }
+
+    /// Every timer as the state sets it.
+    fn timer_table(&self) -> TimerTable {
+        let mut table = TimerTable::default();
+        for timer in Timer::ALL {
+            table.set(timer, self.deadline(timer));
+        }
+        table
     }
 
     fn deadline(&self, timer: Timer) -> Option<SimTime> {
