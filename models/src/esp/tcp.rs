@@ -118,16 +118,28 @@ impl TcpEncapTx {
     /// fragmented.
     pub fn send_ike<S: StreamSink + ?Sized>(&mut self, conn: &mut S, ike: &[u8]) {
         let frame = frame_ike(ike).expect("IKE message too large for TCP (RFC 9329 §3)");
-        self.queue.push_back(frame);
         self.counters.ike_frames += 1;
-        self.flush(conn);
+        self.enqueue(conn, frame);
     }
 
     /// Queues raw bytes (a keepalive frame, sent only by policy over TCP, RFC 9329 §6.6)
     /// and writes what fits.
     pub fn send_raw<S: StreamSink + ?Sized>(&mut self, conn: &mut S, bytes: &[u8]) {
-        self.queue.push_back(bytes.to_vec());
+        self.enqueue(conn, bytes.to_vec());
+    }
+
+    /// Writes `message` after everything queued before it. When nothing waits (the usual
+    /// case) it is written at once, without passing through the queue, whose buffer
+    /// would be allocated and freed for every message.
+    fn enqueue<S: StreamSink + ?Sized>(&mut self, conn: &mut S, message: Vec<u8>) {
         self.flush(conn);
+        if self.partial.is_empty() {
+            // `flush` leaves a partial message whenever anything still waits.
+            self.partial = message;
+            self.flush(conn);
+        } else {
+            self.queue.push_back(message);
+        }
     }
 
     /// Puts an ESP packet into the stream, or drops it by the `espintcp` rules.
@@ -269,6 +281,40 @@ mod tests {
             2 * 602,
             "two whole frames, no torn one"
         );
+    }
+
+    /// IKE messages are never dropped for a full buffer (only ESP is, like `espintcp`):
+    /// written at once when nothing waits, queued behind a partial message otherwise, and
+    /// the stream carries every frame whole and in order (RFC 9329 §3).
+    #[test]
+    fn test_ike_queues_behind_partial_in_order() {
+        let mut pair = connected(1000);
+        let mut tx = TcpEncapTx::responder();
+        let conn = pair.conn(Side::Client);
+        tx.send_ike(conn, &[0xa1; 300]);
+        assert_eq!(tx.pending_len(), 0, "nothing waited: written at once");
+        tx.send_esp(conn, &[0x11; 800]).unwrap();
+        assert!(tx.pending_len() > 0, "the ESP frame is partly written");
+        tx.send_ike(conn, &[0xa2; 300]);
+        tx.send_ike(conn, &[0xa3; 300]);
+        assert!(tx.pending_len() > 600, "both IKE frames wait behind it");
+        let total = 3 * 306 + 802;
+        for _ in 0..100 {
+            // The peer acknowledges, and each flush writes what the buffer freed.
+            pair.drive_until(1_000, |p| p.received[1].len() >= total);
+            tx.flush(pair.conn(Side::Client));
+        }
+        let frame = |marker: &[u8], byte: u8, len: usize| [marker, &vec![byte; len][..]].concat();
+        let expected = [
+            frame(&[1, 50, 0, 0, 0, 0], 0xa1, 300),
+            frame(&[3, 34], 0x11, 800),
+            frame(&[1, 50, 0, 0, 0, 0], 0xa2, 300),
+            frame(&[1, 50, 0, 0, 0, 0], 0xa3, 300),
+        ]
+        .concat();
+        assert_eq!(pair.received[1], expected);
+        assert_eq!(tx.counters().ike_frames, 3);
+        assert_eq!(tx.pending_len(), 0);
     }
 
     #[test]
