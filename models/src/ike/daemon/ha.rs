@@ -33,12 +33,10 @@ pub struct HaMember {
     policy: HaPolicy,
     active: bool,
     takeover_pending: bool,
-    /// The last copy of each SA and the stamp it was taken at. Looked up only, by every
-    /// changed SA on every pass (a gateway's 100,000 SAs: a hash index, not a B-tree).
-    copies: SmallIndex<SaId, (ReplicaStamp, Rc<SaReplica>)>,
-    /// The key (local IKE SPI) each replicated SA was last published under (looked up
-    /// only).
-    published: SmallIndex<SaId, u64>,
+    /// The last copy of each SA and what it was published under. Looked up only, by every
+    /// changed SA on every pass (a gateway's 100,000 SAs: a hash index, not a B-tree; one
+    /// index, not one for copies and one for keys: a lookup per SA fewer).
+    copies: SmallIndex<SaId, HaCopy>,
     /// The next pass copies every SA, not only the changed ones (a new active member).
     full_pass: bool,
     /// What the member published, in full: checked against a full pass in debug builds.
@@ -46,6 +44,16 @@ pub struct HaMember {
     mirror: BTreeMap<u64, SaRecord>,
     /// Restored SAs not yet synchronised: when their peer was first heard from.
     restoring: BTreeMap<SaId, Option<SimTime>>,
+}
+
+/// The last copy of one SA.
+#[derive(Debug)]
+struct HaCopy {
+    /// The SA's stamp when the copy was taken: a copy is reused while it has not moved.
+    stamp: ReplicaStamp,
+    replica: Rc<SaReplica>,
+    /// The key (local IKE SPI) it was last published under.
+    published: Option<u64>,
 }
 
 impl HaMember {
@@ -58,7 +66,6 @@ impl HaMember {
             active: false,
             takeover_pending: false,
             copies: SmallIndex::default(),
-            published: SmallIndex::default(),
             full_pass: true,
             #[cfg(debug_assertions)]
             mirror: BTreeMap::new(),
@@ -138,7 +145,6 @@ impl IkeDaemon {
         let changed = endpoint.take_changed();
         let ids: Vec<SaId> = if full {
             ha.copies = SmallIndex::default();
-            ha.published = SmallIndex::default();
             endpoint.sas().map(|(id, _)| id).collect()
         } else {
             changed
@@ -151,7 +157,11 @@ impl IkeDaemon {
             match record {
                 Some(record) => {
                     let spi = record.sa.local_spi();
-                    if let Some(old) = ha.published.insert(id, spi)
+                    let old = ha
+                        .copies
+                        .get_mut(&id)
+                        .and_then(|c| c.published.replace(spi));
+                    if let Some(old) = old
                         && old != spi
                     {
                         changes.push((old, None));
@@ -159,8 +169,7 @@ impl IkeDaemon {
                     changes.push((spi, Some(record)));
                 }
                 None => {
-                    ha.copies.remove(&id);
-                    if let Some(old) = ha.published.remove(&id) {
+                    if let Some(old) = ha.copies.remove(&id).and_then(|c| c.published) {
                         changes.push((old, None));
                     }
                 }
@@ -189,13 +198,24 @@ impl IkeDaemon {
             return None;
         }
         let stamp = sa.replica_stamp();
-        let replica = match ha.copies.get(&id) {
-            Some((s, r)) if *s == stamp => Rc::clone(r),
-            _ => {
-                let r = Rc::new(sa.replica()?);
+        let replica = match ha.copies.get_mut(&id) {
+            Some(c) if c.stamp == stamp => Rc::clone(&c.replica),
+            Some(c) => {
+                c.replica = Rc::new(sa.replica()?);
+                c.stamp = stamp;
                 *copied += 1;
-                ha.copies.insert(id, (stamp, Rc::clone(&r)));
-                r
+                Rc::clone(&c.replica)
+            }
+            None => {
+                let replica = Rc::new(sa.replica()?);
+                *copied += 1;
+                let copy = HaCopy {
+                    stamp,
+                    replica: Rc::clone(&replica),
+                    published: None,
+                };
+                ha.copies.insert(id, copy);
+                replica
             }
         };
         let mut esp_out = Vec::new();
@@ -271,7 +291,7 @@ impl IkeDaemon {
             }
             c.master = Some(ha.index);
             c.last_heartbeat = now;
-            let records: Vec<SaRecord> = c.latest(now).values().cloned().collect();
+            let records: Vec<SaRecord> = c.latest(now);
             (records, c.failed_at)
         };
         ha.active = true;
