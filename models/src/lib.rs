@@ -7,6 +7,7 @@
 #![warn(missing_docs)]
 
 mod crypto_mode;
+mod polled;
 
 pub mod cluster;
 pub mod esp;

@@ -537,15 +537,8 @@ impl Stack {
             return;
         };
         let (local, remote, app) = (entry.conn.local(), entry.conn.remote(), entry.app);
-        // Usually one segment or none: a vector only for the rest (one allocation fewer
-        // per segment). They leave after the events are queued, as before.
-        let first = entry.conn.poll_transmit(now);
-        let mut rest = Vec::new();
-        if first.is_some() {
-            while let Some(seg) = entry.conn.poll_transmit(now) {
-                rest.push(seg);
-            }
-        }
+        // They leave after the events are queued.
+        let segments = crate::polled::drain(|| entry.conn.poll_transmit(now));
         let mut finished = false;
         while let Some(ev) = entry.conn.poll_event() {
             finished |= matches!(ev, TcpEvent::Closed | TcpEvent::Failed(_));
@@ -574,7 +567,7 @@ impl Stack {
             }
             entry.deadline = deadline;
         }
-        for seg in first.iter().chain(&rest) {
+        for seg in segments {
             self.send_tcp(ctx, local, remote, &seg.repr, &seg.payload);
         }
         if finished {

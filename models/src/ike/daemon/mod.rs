@@ -298,19 +298,13 @@ impl IkeDaemon {
         let Some(endpoint) = self.endpoint.as_mut() else {
             return;
         };
-        // Usually one message or none: a vector only for the rest (a 640-byte allocation
-        // per message before).
-        let first = endpoint.poll_transmit();
-        let mut rest: Vec<Transmit> = Vec::new();
-        if first.is_some() {
-            rest.extend(std::iter::from_fn(|| endpoint.poll_transmit()));
-        }
+        let transmits = crate::polled::drain(|| endpoint.poll_transmit());
         let mut events = Vec::new();
         while let Some(e) = endpoint.poll_event() {
             events.push(e);
         }
         let next = endpoint.poll_timeout();
-        for t in first.into_iter().chain(rest) {
+        for t in transmits {
             self.note_exchange(host, &t.bytes, true);
             match self.route_ike(&t.bytes, t.local, t.remote) {
                 Transport::Udp => send_ike(host, &t),
