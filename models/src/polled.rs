@@ -3,9 +3,9 @@
 //!
 //! A host or daemon must take everything a connection or endpoint has queued before it
 //! sends any of it (sending borrows the rest of the host), so the output is gathered
-//! first. It is almost always one segment or one message, or none: collecting into a
-//! vector allocated for every one of them (a 480-byte vector of TCP segments, a 640-byte
-//! vector of IKE transmits), which the scale scenario paid on every packet.
+//! first. It is almost always one segment or one message, or none, so the first item is
+//! kept inline: collecting them all allocated a vector (480 bytes of TCP segments, 640 of
+//! IKE transmits) for every packet of the scale scenario.
 
 use std::iter::Chain;
 

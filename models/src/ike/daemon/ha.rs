@@ -33,9 +33,10 @@ pub struct HaMember {
     policy: HaPolicy,
     active: bool,
     takeover_pending: bool,
-    /// The last copy of each SA and what it was published under. Looked up only, by every
-    /// changed SA on every pass (a gateway's 100,000 SAs: a hash index, not a B-tree; one
-    /// index, not one for copies and one for keys: a lookup per SA fewer).
+    /// The last copy of each SA, which is also what was published for it: under its
+    /// replica's local SPI (no separate index of keys: a lookup per SA fewer). Looked up
+    /// only, by every changed SA on every pass (a gateway's 100,000 SAs: a hash index,
+    /// not a B-tree).
     copies: SmallIndex<SaId, HaCopy>,
     /// The next pass copies every SA, not only the changed ones (a new active member).
     full_pass: bool,
@@ -52,8 +53,6 @@ struct HaCopy {
     /// The SA's stamp when the copy was taken: a copy is reused while it has not moved.
     stamp: ReplicaStamp,
     replica: Rc<SaReplica>,
-    /// The key (local IKE SPI) it was last published under.
-    published: Option<u64>,
 }
 
 impl HaMember {
@@ -152,25 +151,21 @@ impl IkeDaemon {
         let mut copied = 0;
         let mut changes = Vec::new();
         for id in ids {
+            let Some(ha) = self.ha.as_ref() else { return };
+            // Every copy was published, under its replica's SPI.
+            let published = ha.copies.get(&id).map(|c| c.replica.local_spi());
             let record = self.ha_record(id, &mut copied);
-            let Some(ha) = self.ha.as_mut() else { return };
+            let spi = record.as_ref().map(|r| r.sa.local_spi());
+            if let Some(old) = published
+                && Some(old) != spi
+            {
+                changes.push((old, None));
+            }
             match record {
-                Some(record) => {
-                    let spi = record.sa.local_spi();
-                    let old = ha
-                        .copies
-                        .get_mut(&id)
-                        .and_then(|c| c.published.replace(spi));
-                    if let Some(old) = old
-                        && old != spi
-                    {
-                        changes.push((old, None));
-                    }
-                    changes.push((spi, Some(record)));
-                }
+                Some(record) => changes.push((record.sa.local_spi(), Some(record))),
                 None => {
-                    if let Some(old) = ha.copies.remove(&id).and_then(|c| c.published) {
-                        changes.push((old, None));
+                    if let Some(ha) = self.ha.as_mut() {
+                        ha.copies.remove(&id);
                     }
                 }
             }
@@ -212,7 +207,6 @@ impl IkeDaemon {
                 let copy = HaCopy {
                     stamp,
                     replica: Rc::clone(&replica),
-                    published: None,
                 };
                 ha.copies.insert(id, copy);
                 replica
