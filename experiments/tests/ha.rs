@@ -235,3 +235,121 @@ fn tshark_shows_the_rst_the_reconnect_and_the_decrypted_sync() {
         "the prefix on 20 first and 20 re-opened connections: {n:?}"
     );
 }
+
+/// One client behind a NAT whose tunnel the server pings from behind the cluster. The
+/// client crashes at 5 s and restarts at 6 s with a new SA; the active member's old
+/// connection dies on the restarted client's RST, so its pings to the old SA are
+/// encapsulated and then dropped for want of a connection (RFC 9329 §6.1: the
+/// responder does not reconnect).
+const DROPPED_ESP: &str = r#"
+name = "ha-esp-dropped"
+description = "HA: ESP the active member encapsulates but cannot send"
+duration = "20s"
+seed = 1
+
+[[nodes]]
+kind = "host"
+name = "c"
+count = 1
+address = "192.168.1.10"
+uplink = { to = "nat", rate = "100Mbps", delay = "1ms" }
+
+[[nodes.apps]]
+kind = "ike"
+role = "initiator"
+peer = "203.0.113.1"
+psk = "ikesim shared secret"
+start = "100ms"
+request_address = true
+remote_ts = ["10.10.0.0/16"]
+transport = "tcp"
+
+[[nodes.apps]]
+kind = "udp-echo"
+port = 7
+
+[[nodes]]
+kind = "nat"
+name = "nat"
+public_address = "198.51.100.1"
+outside = "access"
+
+[[nodes]]
+kind = "cluster"
+name = "gw"
+members = 2
+addresses = ["203.0.113.1", "10.10.0.1"]
+sync_interval = "1s"
+heartbeat = "1s"
+dead_interval = "3s"
+takeover_delay = "1s"
+restore_timeout = "120s"
+
+[[nodes.apps]]
+kind = "ike"
+role = "responder"
+psk = "ikesim shared secret"
+local_ts = ["10.10.0.0/16"]
+pool = { first = "10.8.0.1", size = 10 }
+
+[[nodes]]
+kind = "host"
+name = "server"
+address = "10.10.0.10"
+
+[[nodes.apps]]
+kind = "udp-ping"
+to = "10.8.0.1:7"
+port = 40000
+interval = "200ms"
+start = "2s"
+
+[[links]]
+name = "access"
+a = "nat"
+b = "gw"
+rate = "50Mbps"
+delay = "10ms"
+
+[[links]]
+name = "lan"
+a = "gw"
+b = "server"
+rate = "1Gbps"
+delay = "1ms"
+
+[[actions]]
+at = "5s"
+do = "crash"
+node = "c-0"
+
+[[actions]]
+at = "6s"
+do = "restart"
+node = "c-0"
+"#;
+
+/// ESP that the active member encapsulates and then drops (no connection) still uses
+/// outbound sequence numbers, and the HA copy must carry them (RFC 6311 §5.2): the SA
+/// counts as changed although nothing was sent. Debug builds (these tests) check after
+/// every replication pass that the incremental copy equals a full one, so a missed change
+/// fails the run.
+#[test]
+fn esp_dropped_after_encapsulation_still_reaches_the_ha_copy() {
+    let dir = common::tempdir("ha-dropped-esp-scenario");
+    std::fs::create_dir_all(&dir).unwrap();
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, DROPPED_ESP).unwrap();
+    let out = run_scenario("ha-dropped-esp", scenario.to_str().unwrap(), &[], &[]);
+    let r = read(&out);
+    assert!(
+        r.get("gw-0", "esp_dropped_no_connection") >= 40.0,
+        "the old SA's pings are encapsulated and dropped"
+    );
+    assert_eq!(
+        r.get("c-0", "ike_established"),
+        2.0,
+        "before and after the restart"
+    );
+    assert_eq!(r.get("gw-0", "ha_snapshots"), 20.0, "a pass every second");
+}

@@ -889,14 +889,18 @@ impl App for IkeDaemon {
             }
             sent.is_ok()
         };
+        let now = host.now();
         if sent {
             let m = host.metrics();
             m.incr("esp_packets_out");
             m.add("esp_bytes_out", esp.len() as u64);
-            let now = host.now();
             if let Some(endpoint) = self.endpoint.as_mut() {
                 endpoint.with_sa(now, route.sa, |sa| sa.note_esp_out(now));
             }
+        } else if let Some(endpoint) = self.endpoint.as_mut() {
+            // Not traffic for liveness, but the sequence number was used: an HA copy must
+            // carry it (RFC 6311 §5.2).
+            endpoint.note_changed(route.sa);
         }
         self.pump(host);
     }

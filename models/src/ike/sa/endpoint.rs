@@ -301,6 +301,15 @@ impl IkeEndpoint {
         self.changed.get_or_insert_with(Vec::new);
     }
 
+    /// Records that state replicated with SA `id` but kept outside it moved: its outbound
+    /// ESP sequence number in the SAD, advanced by a packet that was encapsulated and then
+    /// dropped (no connection, back-pressure). An HA member copies the SA at its next pass.
+    pub fn note_changed(&mut self, id: SaId) {
+        if let Some(changed) = self.changed.as_mut() {
+            changed.push(id);
+        }
+    }
+
     /// The SAs that changed (or ended) since the last call, each once, in id order;
     /// empty unless [`IkeEndpoint::track_changes`] was called.
     pub fn take_changed(&mut self) -> Vec<SaId> {
