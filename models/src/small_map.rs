@@ -502,40 +502,6 @@ impl<K: Ord + Hash, V> SmallIndex<K, V> {
     }
 }
 
-/// A set that is only asked whether it holds a key: a [`SmallIndex`] without values.
-#[derive(Clone, Default)]
-pub struct SmallIndexSet<K>(SmallIndex<K, ()>);
-
-impl<K: Ord + Hash + std::fmt::Debug> std::fmt::Debug for SmallIndexSet<K> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set()
-            .entries(self.0.sorted().into_iter().map(|(k, ())| k))
-            .finish()
-    }
-}
-
-impl<K: Ord + Hash> SmallIndexSet<K> {
-    /// An empty set (no allocation).
-    pub const fn new() -> Self {
-        Self(SmallIndex::new())
-    }
-
-    /// Adds `key`; whether it was absent.
-    pub fn insert(&mut self, key: K) -> bool {
-        self.0.insert(key, ()).is_none()
-    }
-
-    /// Removes `key`; whether it was present.
-    pub fn remove(&mut self, key: &K) -> bool {
-        self.0.remove(key).is_some()
-    }
-
-    /// Whether `key` is present.
-    pub fn contains(&self, key: &K) -> bool {
-        self.0.contains_key(key)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -227,7 +227,7 @@ impl IkeDaemon {
         }
         Some(SaRecord {
             sa: replica,
-            tcp: self.tcp_sas.contains(&id),
+            tcp: self.sa_tcp.is_tcp(id),
             esp_out,
             esp_in,
         })
@@ -331,7 +331,7 @@ impl IkeDaemon {
             },
         );
         if record.tcp {
-            self.tcp_sas.insert(id);
+            self.sa_tcp.set_tcp(id);
             self.configure_tcp_sa(now, id);
         }
         for keys in &children {

@@ -63,7 +63,7 @@ use crate::esp::{
     SelectorId, UdpEncapPayload,
 };
 use crate::ip::{App, AppTimer, ConnId, HostCtx, Prefix, PrefixTable};
-use crate::small_map::{SmallIndex, SmallIndexSet, SmallMap, SmallSet};
+use crate::small_map::{SmallIndex, SmallMap, SmallSet};
 use crate::traffic::Start;
 use crate::wire::{IpProtocol, Ipv4Packet, tcp_encap::NON_ESP_MARKER};
 
@@ -189,21 +189,20 @@ pub struct IkeDaemon {
     /// Connections by (local, remote) address and port.
     conn_by_tuple: SmallIndex<(SocketAddrV4, SocketAddrV4), ConnId>,
     next_serial: u64,
-    /// The connection each TCP SA sends on (RFC 9329 §6.1).
-    sa_conn: SmallIndex<SaId, ConnId>,
-    /// `sa_conn` the other way round: the SAs that send on a connection, found without a
+    /// The SAs that run over TCP and the connection each sends on (RFC 9329 §6.1).
+    sa_tcp: tcp::SaTcpIndex,
+    /// `sa_tcp`'s connections the other way round: the SAs that send on a connection, found without a
     /// scan of every SA (a gateway's idle timers and dropped connections asked that of
     /// 100,000 SAs each).
     conn_sas: SmallSet<(ConnId, SaId)>,
-    /// SAs that run over TCP.
-    tcp_sas: SmallIndexSet<SaId>,
     /// UDP attempts given up for TCP: their end is not counted as a deletion.
     abandoned: SmallSet<SaId>,
     originator: Option<Originator>,
     /// Connections to close once the current output is queued (COOKIE answers).
     pump_pending_close: Vec<ConnId>,
-    /// Membership of an HA cluster (RFC 6311), if any.
-    ha: Option<HaMember>,
+    /// Membership of an HA cluster (RFC 6311), if any. Boxed: only a cluster's members
+    /// have one, and inline it cost every client daemon its ~150 bytes.
+    ha: Option<Box<HaMember>>,
     /// MOBIKE (RFC 4555; RFC 9329 §7.1).
     mobike: mobike::MobikeState,
     /// CREATE_CHILD_SA requests we sent, by (SPIi, SPIr, Message ID): when first sent.
@@ -230,9 +229,8 @@ impl IkeDaemon {
             serials: SmallIndex::new(),
             conn_by_tuple: SmallIndex::new(),
             next_serial: 0,
-            sa_conn: SmallIndex::new(),
+            sa_tcp: tcp::SaTcpIndex::default(),
             conn_sas: SmallSet::new(),
-            tcp_sas: SmallIndexSet::new(),
             abandoned: SmallSet::new(),
             originator: None,
             pump_pending_close: Vec::new(),
@@ -245,13 +243,13 @@ impl IkeDaemon {
     /// Makes the daemon a member of an HA cluster (see [`crate::cluster`]).
     #[must_use]
     pub fn with_ha(mut self, member: HaMember) -> Self {
-        self.ha = Some(member);
+        self.ha = Some(Box::new(member));
         self
     }
 
     /// The cluster membership, if any.
-    pub const fn ha(&self) -> Option<&HaMember> {
-        self.ha.as_ref()
+    pub fn ha(&self) -> Option<&HaMember> {
+        self.ha.as_deref()
     }
 
     /// Sets the transport policy (RFC 9329).
@@ -268,12 +266,12 @@ impl IkeDaemon {
 
     /// The connection an SA sends on over TCP, if any.
     pub fn sa_connection(&self, sa: SaId) -> Option<ConnId> {
-        self.sa_conn.get(&sa).copied()
+        self.sa_tcp.conn(sa)
     }
 
     /// Whether the SA runs over TCP.
     pub fn is_tcp(&self, sa: SaId) -> bool {
-        self.tcp_sas.contains(&sa)
+        self.sa_tcp.is_tcp(sa)
     }
 
     /// Keeps the keys of every IKE and ESP SA, for Wireshark ([`IkeDaemon::key_log`]).
@@ -348,7 +346,7 @@ impl IkeDaemon {
                     host.metrics()
                         .record("ike_setup_total_ns", total.as_nanos());
                 }
-                if self.tcp_sas.contains(&sa) {
+                if self.sa_tcp.is_tcp(sa) {
                     host.metrics().incr("ike_established_tcp");
                     if let Some(path) = self.tcp_path(sa, nat) {
                         self.paths.insert(sa, path);
@@ -434,7 +432,7 @@ impl IkeDaemon {
         if let Some(inner) = self.inner_of.remove(&sa) {
             host.remove_address(inner);
         }
-        self.tcp_sas.remove(&sa);
+        self.sa_tcp.clear_tcp(sa);
         let Some(conn) = self.unbind_sa(sa) else {
             return;
         };
@@ -540,7 +538,7 @@ impl IkeDaemon {
         };
         let rng = host.stream("ike-sa-tcp");
         let sa = endpoint.connect(now, config, Some(tcp), rng, local, peer);
-        self.tcp_sas.insert(sa);
+        self.sa_tcp.set_tcp(sa);
         self.bind_sa(sa, conn);
         if let Some(o) = self.originator.as_mut() {
             o.sa = Some(sa);
