@@ -227,7 +227,7 @@ impl IkeDaemon {
         }
         Some(SaRecord {
             sa: replica,
-            tcp: self.sa_tcp.is_tcp(id),
+            tcp: self.per_sa.is_tcp(id),
             esp_out,
             esp_in,
         })
@@ -322,7 +322,7 @@ impl IkeDaemon {
         let replay_sync = sa.ha_sync().replay_counter;
         let children: Vec<_> = sa.children().cloned().collect();
         host.metrics().incr("ha_sas_restored");
-        self.paths.insert(
+        self.per_sa.set_path(
             id,
             SaPath {
                 remote: record.sa.remote(),
@@ -331,7 +331,7 @@ impl IkeDaemon {
             },
         );
         if record.tcp {
-            self.sa_tcp.set_tcp(id);
+            self.per_sa.set_tcp(id);
             self.configure_tcp_sa(now, id);
         }
         for keys in &children {

@@ -176,7 +176,7 @@ impl IkeDaemon {
         let Some(sa) = self.mobike_sa() else {
             return host.metrics().incr("mobike_no_sa");
         };
-        let was_tcp = self.sa_tcp.clear_tcp(sa);
+        let was_tcp = self.per_sa.clear_tcp(sa);
         if let Some(conn) = self.unbind_sa(sa) {
             self.mobike.old_conns.push(conn);
         }
@@ -245,7 +245,7 @@ impl IkeDaemon {
             return;
         };
         host.metrics().incr("mobike_tcp_switches");
-        self.sa_tcp.set_tcp(h.sa);
+        self.per_sa.set_tcp(h.sa);
         self.bind_sa(h.sa, conn);
         if let Some(o) = self.originator.as_mut() {
             // The Originator re-opens this connection if it breaks (RFC 9329 §6.1).
@@ -296,8 +296,8 @@ impl IkeDaemon {
                 if false_nat {
                     host.metrics().incr("mobike_false_nat");
                 }
-                let tcp = self.sa_tcp.is_tcp(sa);
-                self.paths.insert(sa, SaPath { remote, nat, tcp });
+                let tcp = self.per_sa.is_tcp(sa);
+                self.per_sa.set_path(sa, SaPath { remote, nat, tcp });
                 if nat.local_behind_nat {
                     self.arm_keepalive(host);
                 }
@@ -327,7 +327,7 @@ impl IkeDaemon {
             }
         }
         // RFC 9329 §7.1: the initiator SHOULD close the old connection once migrated.
-        let current = self.sa_tcp.conn(sa);
+        let current = self.per_sa.conn(sa);
         for conn in std::mem::take(&mut self.mobike.old_conns) {
             if Some(conn) != current && self.conns.contains_key(&conn) {
                 host.metrics().incr("mobike_tcp_closed");
@@ -363,7 +363,7 @@ impl IkeDaemon {
         let applied = endpoint
             .sa(sa)
             .is_some_and(|s| s.mobike_stats().updates_received > updates);
-        if !applied || !self.sa_tcp.clear_tcp(sa) {
+        if !applied || !self.per_sa.clear_tcp(sa) {
             return;
         }
         let responder = self.cfg.endpoint.responder.as_ref();

@@ -37,6 +37,7 @@
 mod ha;
 mod mobike;
 mod policy;
+mod sa_index;
 mod tcp;
 
 use std::any::Any;
@@ -169,7 +170,8 @@ pub struct IkeDaemon {
     /// Kept only when asked for ([`IkeDaemon::with_key_log`]): the keys of every SA ever
     /// made are ~1 kB per client that a run without Wireshark output never reads.
     key_log: Option<KeyLog>,
-    paths: SmallIndex<SaId, SaPath>,
+    /// Each SA's ESP path, transport and connection.
+    per_sa: sa_index::SaIndex,
     /// The inner address each of our initiator SAs added to the host (RFC 7296 §2.19),
     /// removed again when the SA ends.
     inner_of: SmallIndex<SaId, Ipv4Addr>,
@@ -189,11 +191,9 @@ pub struct IkeDaemon {
     /// Connections by (local, remote) address and port.
     conn_by_tuple: SmallIndex<(SocketAddrV4, SocketAddrV4), ConnId>,
     next_serial: u64,
-    /// The SAs that run over TCP and the connection each sends on (RFC 9329 §6.1).
-    sa_tcp: tcp::SaTcpIndex,
-    /// `sa_tcp`'s connections the other way round: the SAs that send on a connection, found without a
-    /// scan of every SA (a gateway's idle timers and dropped connections asked that of
-    /// 100,000 SAs each).
+    /// `per_sa`'s connections the other way round: the SAs that send on a connection,
+    /// found without a scan of every SA (a gateway's idle timers and dropped connections
+    /// asked that of 100,000 SAs each).
     conn_sas: SmallSet<(ConnId, SaId)>,
     /// UDP attempts given up for TCP: their end is not counted as a deletion.
     abandoned: SmallSet<SaId>,
@@ -217,7 +217,7 @@ impl IkeDaemon {
             endpoint: None,
             sad: Sad::new(),
             key_log: None,
-            paths: SmallIndex::new(),
+            per_sa: sa_index::SaIndex::default(),
             inner_of: SmallIndex::new(),
             children: SmallIndex::new(),
             routes: PrefixTable::default(),
@@ -229,7 +229,6 @@ impl IkeDaemon {
             serials: SmallIndex::new(),
             conn_by_tuple: SmallIndex::new(),
             next_serial: 0,
-            sa_tcp: tcp::SaTcpIndex::default(),
             conn_sas: SmallSet::new(),
             abandoned: SmallSet::new(),
             originator: None,
@@ -266,12 +265,12 @@ impl IkeDaemon {
 
     /// The connection an SA sends on over TCP, if any.
     pub fn sa_connection(&self, sa: SaId) -> Option<ConnId> {
-        self.sa_tcp.conn(sa)
+        self.per_sa.conn(sa)
     }
 
     /// Whether the SA runs over TCP.
     pub fn is_tcp(&self, sa: SaId) -> bool {
-        self.sa_tcp.is_tcp(sa)
+        self.per_sa.is_tcp(sa)
     }
 
     /// Keeps the keys of every IKE and ESP SA, for Wireshark ([`IkeDaemon::key_log`]).
@@ -346,13 +345,13 @@ impl IkeDaemon {
                     host.metrics()
                         .record("ike_setup_total_ns", total.as_nanos());
                 }
-                if self.sa_tcp.is_tcp(sa) {
+                if self.per_sa.is_tcp(sa) {
                     host.metrics().incr("ike_established_tcp");
                     if let Some(path) = self.tcp_path(sa, nat) {
-                        self.paths.insert(sa, path);
+                        self.per_sa.set_path(sa, path);
                     }
                 } else if let Some(remote) = self.remote_of(sa) {
-                    self.paths.insert(
+                    self.per_sa.set_path(
                         sa,
                         SaPath {
                             remote,
@@ -428,11 +427,10 @@ impl IkeDaemon {
     /// An SA ended: the Originator closes its connection (RFC 9329 §6.1 SHOULD), the
     /// Responder closes it after the idle time if no other SA uses it.
     fn sa_ended(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId) {
-        self.paths.remove(&sa);
+        self.per_sa.end(sa);
         if let Some(inner) = self.inner_of.remove(&sa) {
             host.remove_address(inner);
         }
-        self.sa_tcp.clear_tcp(sa);
         let Some(conn) = self.unbind_sa(sa) else {
             return;
         };
@@ -538,7 +536,7 @@ impl IkeDaemon {
         };
         let rng = host.stream("ike-sa-tcp");
         let sa = endpoint.connect(now, config, Some(tcp), rng, local, peer);
-        self.sa_tcp.set_tcp(sa);
+        self.per_sa.set_tcp(sa);
         self.bind_sa(sa, conn);
         if let Some(o) = self.originator.as_mut() {
             o.sa = Some(sa);
@@ -667,13 +665,8 @@ impl IkeDaemon {
 
     fn send_keepalives(&mut self, host: &mut HostCtx<'_, '_>) {
         self.keepalive = None;
-        let natted: Vec<(SaId, SaPath)> = self
-            .paths
-            .sorted()
-            .into_iter()
-            .filter(|(_, p)| p.nat.local_behind_nat)
-            .map(|(id, p)| (*id, *p))
-            .collect();
+        let mut natted = self.per_sa.paths();
+        natted.retain(|(_, p)| p.nat.local_behind_nat);
         let mut any = false;
         for (sa, path) in &natted {
             if path.tcp {
@@ -857,7 +850,7 @@ impl App for IkeDaemon {
         let Some(route) = self.routes.lookup(ip.dst_addr()).copied() else {
             return host.metrics().incr("esp_no_sa");
         };
-        let Some(mut path) = self.paths.get(&route.sa).copied() else {
+        let Some(mut path) = self.per_sa.path(route.sa) else {
             return host.metrics().incr("esp_no_sa");
         };
         // ESP follows the peer wherever its IKE SA now sends (RFC 7296 §2.23: after a NAT

@@ -25,7 +25,6 @@ use crate::esp::{EspInTcpDrop, StreamSink, TcpEncapTx};
 use crate::ike::sa::{Retransmission, SaId};
 use crate::ike::wire::ExchangeType;
 use crate::ip::{AppTimer, ConnId, HostCtx};
-use crate::small_map::SmallIndex;
 use crate::tcp::{Event, State};
 use crate::wire::tcp_encap::{Frame, KEEPALIVE, StreamParser};
 
@@ -62,76 +61,6 @@ pub(super) struct TcpConn {
     /// Responder: a COOKIE answer went out and no IKE message followed yet.
     pub(super) cookie_pending: bool,
     pub(super) idle_timer: Option<AppTimer>,
-}
-
-/// Which SAs run over TCP and the connection each sends on (RFC 9329 §6.1), in one
-/// index: a gateway asks both of every request it answers, and two indexes of 100,000
-/// SAs were two cache misses where one does.
-#[derive(Debug, Default)]
-pub(super) struct SaTcpIndex(SmallIndex<SaId, SaTcp>);
-
-/// One SA's entry: kept while either part is set.
-#[derive(Debug, Clone, Copy, Default)]
-struct SaTcp {
-    /// The SA runs over TCP.
-    over_tcp: bool,
-    /// The connection it sends on.
-    conn: Option<ConnId>,
-}
-
-impl SaTcpIndex {
-    /// Whether SA `sa` runs over TCP.
-    pub(super) fn is_tcp(&self, sa: SaId) -> bool {
-        self.0.get(&sa).is_some_and(|e| e.over_tcp)
-    }
-
-    /// The connection SA `sa` sends on.
-    pub(super) fn conn(&self, sa: SaId) -> Option<ConnId> {
-        self.0.get(&sa).and_then(|e| e.conn)
-    }
-
-    /// Whether SA `sa` runs over TCP, and its connection, in one lookup.
-    pub(super) fn get(&self, sa: SaId) -> (bool, Option<ConnId>) {
-        self.0
-            .get(&sa)
-            .map_or((false, None), |e| (e.over_tcp, e.conn))
-    }
-
-    /// SA `sa` runs over TCP from now on; whether it did not before.
-    pub(super) fn set_tcp(&mut self, sa: SaId) -> bool {
-        let e = self.0.get_or_insert_with(sa, SaTcp::default);
-        !std::mem::replace(&mut e.over_tcp, true)
-    }
-
-    /// SA `sa` no longer runs over TCP; whether it did.
-    pub(super) fn clear_tcp(&mut self, sa: SaId) -> bool {
-        let Some(e) = self.0.get_mut(&sa) else {
-            return false;
-        };
-        let was = std::mem::replace(&mut e.over_tcp, false);
-        if e.conn.is_none() {
-            self.0.remove(&sa);
-        }
-        was
-    }
-
-    /// SA `sa` sends on `conn`; the connection it sent on before.
-    fn bind(&mut self, sa: SaId, conn: ConnId) -> Option<ConnId> {
-        self.0
-            .get_or_insert_with(sa, SaTcp::default)
-            .conn
-            .replace(conn)
-    }
-
-    /// SA `sa` sends on no connection; the one it did.
-    fn unbind(&mut self, sa: SaId) -> Option<ConnId> {
-        let e = self.0.get_mut(&sa)?;
-        let conn = e.conn.take();
-        if !e.over_tcp {
-            self.0.remove(&sa);
-        }
-        conn
-    }
 }
 
 /// A host's TCP connection as a [`StreamSink`].
@@ -293,7 +222,7 @@ impl IkeDaemon {
 
     /// Makes `conn` the connection SA `sa` sends on; the one it sent on before, if any.
     pub(super) fn bind_sa(&mut self, sa: SaId, conn: ConnId) -> Option<ConnId> {
-        let previous = self.sa_tcp.bind(sa, conn);
+        let previous = self.per_sa.bind(sa, conn);
         // Most calls (every message a Responder receives) name the same connection.
         if previous != Some(conn) {
             if let Some(p) = previous {
@@ -306,7 +235,7 @@ impl IkeDaemon {
 
     /// SA `sa` no longer sends on a connection; the one it did, if any.
     pub(super) fn unbind_sa(&mut self, sa: SaId) -> Option<ConnId> {
-        let conn = self.sa_tcp.unbind(sa)?;
+        let conn = self.per_sa.unbind(sa)?;
         self.conn_sas.remove(&(conn, sa));
         Some(conn)
     }
@@ -479,7 +408,7 @@ impl IkeDaemon {
         sa: SaId,
         esp: &[u8],
     ) -> bool {
-        let Some(id) = self.sa_tcp.conn(sa) else {
+        let Some(id) = self.per_sa.conn(sa) else {
             host.metrics().incr("esp_dropped_no_connection");
             return false;
         };
@@ -511,7 +440,7 @@ impl IkeDaemon {
 
     /// Sends a keepalive frame (only by policy, RFC 9329 §6.6).
     pub(super) fn tcp_send_keepalive(&mut self, host: &mut HostCtx<'_, '_>, sa: SaId) {
-        let Some(id) = self.sa_tcp.conn(sa) else {
+        let Some(id) = self.per_sa.conn(sa) else {
             return;
         };
         if let Some(conn) = self.conns.get_mut(&id) {
@@ -747,7 +676,7 @@ impl IkeDaemon {
         let unknown_now = endpoint.stats().unknown_spi + endpoint.stats().malformed > unknown;
         let sa = before_sa.or_else(|| self.sa_of_message(bytes, false));
         if let Some(sa) = sa
-            && self.sa_tcp.set_tcp(sa)
+            && self.per_sa.set_tcp(sa)
         {
             // A responder SA that came over TCP: RFC 9329 §6.2, §7.5.
             self.configure_tcp_sa(now, sa);
@@ -824,7 +753,7 @@ impl IkeDaemon {
             .filter(|id| self.conns.get(id).is_some_and(|c| !c.closing));
         match self
             .sa_of_message(bytes, true)
-            .map(|sa| self.sa_tcp.get(sa))
+            .map(|sa| self.per_sa.transport(sa))
         {
             Some((true, conn)) => {
                 if response && by_tuple.is_some() {
