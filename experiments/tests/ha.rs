@@ -331,10 +331,14 @@ node = "c-0"
 
 /// ESP that the active member encapsulates and then drops (no connection) still uses
 /// outbound sequence numbers, and the HA copy must carry them (RFC 6311 §5.2): the SA
-/// counts as changed although nothing was sent. Debug builds (these tests) check after
-/// every replication pass that the incremental copy equals a full one, so a missed change
-/// fails the run.
+/// counts as changed although nothing was sent. Debug builds check after every
+/// replication pass that the incremental copy equals a full one, so a missed change fails
+/// the run; nothing else in the run shows it, hence no release run of this test.
 #[test]
+#[cfg_attr(
+    not(debug_assertions),
+    ignore = "the full-copy check behind it exists in debug builds only"
+)]
 fn esp_dropped_after_encapsulation_still_reaches_the_ha_copy() {
     let dir = common::tempdir("ha-dropped-esp-scenario");
     std::fs::create_dir_all(&dir).unwrap();

@@ -129,8 +129,9 @@ impl IkeDaemon {
 
     /// The active member copies what changed to the cluster: the SAs its endpoint
     /// synced since the last pass (every change to an SA, its Message IDs or its ESP
-    /// counters passes through a sync), not all of them. The result equals a full copy,
-    /// which debug builds check.
+    /// counters passes through a sync, or, for ESP encapsulated and then not sent,
+    /// through `IkeEndpoint::note_changed`), not all of them. The result equals a full
+    /// copy, which debug builds check.
     pub(super) fn ha_replicate(&mut self, host: &mut HostCtx<'_, '_>) {
         let now = host.now();
         let (Some(ha), Some(endpoint)) = (self.ha.as_mut(), self.endpoint.as_mut()) else {

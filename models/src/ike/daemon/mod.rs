@@ -201,7 +201,7 @@ pub struct IkeDaemon {
     /// Connections to close once the current output is queued (COOKIE answers).
     pump_pending_close: Vec<ConnId>,
     /// Membership of an HA cluster (RFC 6311), if any. Boxed: only a cluster's members
-    /// have one, and inline it cost every client daemon its ~150 bytes.
+    /// have one, and inline it cost every client daemon about 220 bytes.
     ha: Option<Box<HaMember>>,
     /// MOBIKE (RFC 4555; RFC 9329 §7.1).
     mobike: mobike::MobikeState,

@@ -3,7 +3,8 @@
 //!
 //! One index for all three: a gateway reads the path and the connection of every ESP
 //! packet it sends and the transport of every IKE message it answers, and with 100,000
-//! SAs each distinct index was a cache miss of its own.
+//! SAs each distinct index was a cache miss of its own (a second lookup of the same
+//! entry finds it in the cache).
 
 use crate::ike::sa::SaId;
 use crate::ip::ConnId;
@@ -17,7 +18,7 @@ pub(super) struct SaIndex(SmallIndex<SaId, SaEntry>);
 
 #[derive(Debug, Clone, Copy, Default)]
 struct SaEntry {
-    /// Where its ESP goes, once established.
+    /// Where its ESP goes, once established (or restored by an HA takeover).
     path: Option<SaPath>,
     /// It runs over TCP.
     over_tcp: bool,

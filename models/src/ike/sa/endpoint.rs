@@ -130,8 +130,9 @@ pub struct IkeEndpoint {
     /// The counters of every SA that has ended and been removed.
     ended: super::Stats,
     next_id: u64,
-    /// The SAs synced since the last [`IkeEndpoint::take_changed`], with repeats, when
-    /// someone asked to track them (an HA member replicates only what changed).
+    /// The SAs synced or noted ([`IkeEndpoint::note_changed`]) since the last
+    /// [`IkeEndpoint::take_changed`], with repeats, when someone asked to track them (an
+    /// HA member replicates only what changed).
     changed: Option<Vec<SaId>>,
 }
 
@@ -303,7 +304,8 @@ impl IkeEndpoint {
 
     /// Records that state replicated with SA `id` but kept outside it moved: its outbound
     /// ESP sequence number in the SAD, advanced by a packet that was encapsulated and then
-    /// dropped (no connection, back-pressure). An HA member copies the SA at its next pass.
+    /// not sent (e.g. no connection, a connection not established, back-pressure, a failed
+    /// UDP or IP send). An HA member copies the SA at its next pass.
     pub fn note_changed(&mut self, id: SaId) {
         if let Some(changed) = self.changed.as_mut() {
             changed.push(id);
