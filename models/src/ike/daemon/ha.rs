@@ -260,6 +260,18 @@ impl IkeDaemon {
         }
         let Some(ha) = self.ha.as_ref() else { return };
         assert_eq!(copied, 0, "an SA changed without a sync");
+        // A copy is reused while the SA's stamp stands still: it must hold what a fresh
+        // replica would (a field that moves without the stamp would go stale unseen).
+        if let Some(endpoint) = self.endpoint.as_ref() {
+            for (id, copy) in ha.copies.sorted() {
+                let fresh = endpoint.sa(*id).and_then(crate::ike::sa::IkeSa::replica);
+                assert_eq!(
+                    fresh.map(|r| format!("{r:?}")),
+                    Some(format!("{:?}", copy.replica)),
+                    "a reused HA copy differs from the SA it copies"
+                );
+            }
+        }
         assert!(
             full.len() == ha.mirror.len()
                 && full
