@@ -25,7 +25,7 @@ use std::rc::Rc;
 
 use sim::{Ctx, IfaceId, Node, Packet, SimDuration, SimTime};
 
-use crate::ike::sa::SaReplica;
+use crate::ike::sa::{MessageIds, SaReplica};
 use crate::small_map::SmallIndex;
 
 /// The cluster's knobs (DESIGN.md "Policies": sync interval, takeover delay, SA restore
@@ -73,6 +73,8 @@ impl Default for HaPolicy {
 pub struct SaRecord {
     /// The IKE SA with its Child SAs.
     pub sa: Rc<SaReplica>,
+    /// Its Message ID counters (moved by every exchange, so kept apart from `sa`).
+    pub ids: MessageIds,
     /// It runs over TCP (RFC 9329): the connection itself is not replicated.
     pub tcp: bool,
     /// Last outbound ESP sequence number of each Child SA: (inbound SPI, outbound SPI,
@@ -87,6 +89,7 @@ impl SaRecord {
     /// the same counters.
     pub fn same(&self, other: &Self) -> bool {
         Rc::ptr_eq(&self.sa, &other.sa)
+            && self.ids == other.ids
             && self.tcp == other.tcp
             && self.esp_out == other.esp_out
             && self.esp_in == other.esp_in

@@ -16,7 +16,7 @@ use sim::{SimDuration, SimTime};
 
 use super::{IkeDaemon, SaPath};
 use crate::cluster::{Cluster, HaPolicy, SaRecord, Update};
-use crate::ike::sa::{ReplicaStamp, SaId, SaReplica};
+use crate::ike::sa::{MessageIds, ReplicaStamp, SaId, SaReplica};
 use crate::ip::HostCtx;
 use crate::small_map::SmallIndex;
 
@@ -52,6 +52,8 @@ pub struct HaMember {
 struct HaCopy {
     /// The SA's stamp when the copy was taken: a copy is reused while it has not moved.
     stamp: ReplicaStamp,
+    /// The SA's Message IDs when the copy was last published.
+    ids: MessageIds,
     replica: Rc<SaReplica>,
 }
 
@@ -194,11 +196,25 @@ impl IkeDaemon {
             return None;
         }
         let stamp = sa.replica_stamp();
+        let (next_request, expected_request) = sa.message_ids();
+        let ids = MessageIds {
+            next_request,
+            expected_request,
+        };
+        // Counted as a copy whenever the SA's IKE state moved, Message IDs included (what
+        // a cluster sends its standbys), even when the rest of the copy is reused.
         let replica = match ha.copies.get_mut(&id) {
-            Some(c) if c.stamp == stamp => Rc::clone(&c.replica),
+            Some(c) if c.stamp.unchanged(&stamp) => {
+                if c.ids != ids {
+                    c.ids = ids;
+                    *copied += 1;
+                }
+                Rc::clone(&c.replica)
+            }
             Some(c) => {
                 c.replica = Rc::new(sa.replica()?);
                 c.stamp = stamp;
+                c.ids = ids;
                 *copied += 1;
                 Rc::clone(&c.replica)
             }
@@ -207,6 +223,7 @@ impl IkeDaemon {
                 *copied += 1;
                 let copy = HaCopy {
                     stamp,
+                    ids,
                     replica: Rc::clone(&replica),
                 };
                 ha.copies.insert(id, copy);
@@ -228,6 +245,7 @@ impl IkeDaemon {
         }
         Some(SaRecord {
             sa: replica,
+            ids,
             tcp: self.per_sa.is_tcp(id),
             esp_out,
             esp_in,
@@ -328,7 +346,7 @@ impl IkeDaemon {
         let Some(endpoint) = self.endpoint.as_mut() else {
             return;
         };
-        let id = endpoint.restore(now, &record.sa, policy.replay_jump);
+        let id = endpoint.restore(now, &record.sa, record.ids, policy.replay_jump);
         let Some(sa) = endpoint.sa(id) else {
             return;
         };

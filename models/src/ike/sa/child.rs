@@ -107,6 +107,11 @@ impl EspSpis {
         u16::try_from(self.prefix).unwrap_or(1)
     }
 
+    /// The prefix and the counter, for an SA's replica stamp.
+    pub(crate) fn stamp(&self) -> (u16, u16) {
+        (self.prefix(), self.next)
+    }
+
     /// A fresh SPI not used by `children`.
     pub(crate) fn allocate(&mut self, children: &SmallMap<u32, Box<Child>>) -> u32 {
         assert!(children.len() < 0xffff, "Child SA table full");

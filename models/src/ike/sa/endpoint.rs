@@ -20,7 +20,8 @@ use super::ike_sa::Path;
 use super::init::{InitRefused, stateless_answer};
 use super::puzzle;
 use super::{
-    AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, SaReplica, TcpOverrides, Transmit,
+    AddressPool, HalfOpenPolicy, IkeConfig, IkeEvent, IkeSa, MessageIds, SaReplica, TcpOverrides,
+    Transmit,
 };
 use crate::ike::crypto::{CookieInput, CookieSecret};
 use crate::ike::wire::{ExchangeType, Message, NotifyPayload, NotifyType, Payload};
@@ -279,10 +280,16 @@ impl IkeEndpoint {
     /// Restores an SA from a replica: an HA cluster member taking over after a failover
     /// (RFC 6311). The SA keeps its ESP SPI prefix and its pool address; its stream is
     /// keyed by its SPI. See [`IkeSa::from_replica`].
-    pub fn restore(&mut self, now: SimTime, replica: &SaReplica, replay_delta: u32) -> SaId {
+    pub fn restore(
+        &mut self,
+        now: SimTime,
+        replica: &SaReplica,
+        ids: MessageIds,
+        replay_delta: u32,
+    ) -> SaId {
         let key = StreamKey::new(&["ike-restored-sa"]).part_u64(replica.local_spi());
         let rng = RootSeed(self.seed_base).stream(&key);
-        let sa = IkeSa::from_replica(now, replica, rng, replay_delta);
+        let sa = IkeSa::from_replica(now, replica, ids, rng, replay_delta);
         let id = SaId(self.next_id);
         self.next_id += 1;
         let prefix = replica.esp_prefix();

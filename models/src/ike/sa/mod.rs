@@ -61,7 +61,7 @@ pub use self::policy::{
     InnerAddress, Lifetimes, LivenessMode, LivenessPolicy, PuzzlePolicy, Retransmission,
     RetransmitPolicy, TcpOverrides,
 };
-pub use self::replica::{ReplicaStamp, SaReplica};
+pub use self::replica::{MessageIds, ReplicaStamp, SaReplica};
 use crate::CryptoMode;
 use crate::esp::{GcmKey, IkeSaKeys};
 use crate::ike::wire::{NotifyType, TrafficSelector};

@@ -35,8 +35,6 @@ pub struct SaReplica {
     spi_r: u64,
     core_initiator: bool,
     keys: Rc<CoreKeys>,
-    next_request_id: u32,
-    expected_request_id: u32,
     rekey_at: SimTime,
     expire_at: SimTime,
     inner_address: Option<Ipv4Addr>,
@@ -48,16 +46,57 @@ pub struct SaReplica {
     started: SimTime,
 }
 
-/// What changes in an SA's replica, cheap to compare: a cluster member only copies an SA
-/// again when its stamp moved (Message IDs, SPIs after an IKE rekey, Child SAs).
+/// An SA's Message ID counters (RFC 7296 §2.2), replicated beside its [`SaReplica`]
+/// rather than in it: every exchange moves them, and most exchanges (a liveness check
+/// every 30 s on every SA of a gateway) move nothing else, so the copy of the rest is
+/// reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageIds {
+    /// The Message ID of our next request.
+    pub next_request: u32,
+    /// The Message ID we expect on the peer's next request.
+    pub expected_request: u32,
+}
+
+/// Everything in an SA's replica that can change over the SA's life, cheap to compare: a
+/// cluster member copies an SA again only when its stamp moved. Debug builds check that a
+/// reused copy equals a fresh one, so a field missing here cannot go stale unseen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplicaStamp {
     spi_i: u64,
     spi_r: u64,
-    next_request_id: u32,
-    expected_request_id: u32,
-    children: usize,
-    child_spis: u64,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    nat: NatStatus,
+    retransmission: Retransmission,
+    fragment_send: bool,
+    fragmentation: bool,
+    ha: HaSyncSupport,
+    rekey_at: SimTime,
+    expire_at: SimTime,
+    esp_spis: (u16, u16),
+    /// The Child SAs, when there are at most [`STAMPED_CHILDREN`]; `None` otherwise (such
+    /// an SA is copied on every change).
+    children: Option<[Option<ChildStamp>; STAMPED_CHILDREN]>,
+}
+
+/// What can change of one Child SA (its keys never do: a rekey makes a new Child SA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ChildStamp {
+    spi: u32,
+    state: ChildState,
+    rekey_at: SimTime,
+    expire_at: SimTime,
+}
+
+/// Child SAs an SA's stamp describes: one, and its successor while a rekey completes.
+const STAMPED_CHILDREN: usize = 2;
+
+impl ReplicaStamp {
+    /// Whether a copy taken at `self` still holds what a copy taken at `now` would.
+    pub fn unchanged(&self, now: &Self) -> bool {
+        self.children.is_some() && self == now
+    }
 }
 
 impl SaReplica {
@@ -108,8 +147,6 @@ impl IkeSa {
             spi_r: self.core.spi_r,
             core_initiator: self.core.initiator,
             keys: self.core.keys.clone()?,
-            next_request_id: self.core.next_request_id,
-            expected_request_id: self.core.expected_request_id,
             rekey_at: est.rekey_at,
             expire_at: est.expire_at,
             inner_address: est.inner_address,
@@ -124,26 +161,56 @@ impl IkeSa {
 
     /// What a replica of this SA would hold that changes over its life.
     pub fn replica_stamp(&self) -> ReplicaStamp {
+        let (rekey_at, expire_at) = match &self.state {
+            State::Established(est) => (est.rekey_at, est.expire_at),
+            _ => (SimTime::MAX, SimTime::MAX),
+        };
+        let children = (self.children.len() <= STAMPED_CHILDREN).then(|| {
+            let mut slots = [None; STAMPED_CHILDREN];
+            for (slot, (&spi, c)) in slots.iter_mut().zip(self.children.iter()) {
+                *slot = Some(ChildStamp {
+                    spi,
+                    state: c.state,
+                    rekey_at: c.rekey_at,
+                    expire_at: c.expire_at,
+                });
+            }
+            slots
+        });
         ReplicaStamp {
             spi_i: self.core.spi_i,
             spi_r: self.core.spi_r,
-            next_request_id: self.core.next_request_id,
-            expected_request_id: self.core.expected_request_id,
-            children: self.children.len(),
-            child_spis: self.children.keys().map(|&s| u64::from(s)).sum(),
+            local: self.local,
+            remote: self.remote,
+            nat: self.nat,
+            retransmission: self.retransmission,
+            fragment_send: self.fragment_send,
+            fragmentation: self.fragmentation,
+            ha: self.ha,
+            rekey_at,
+            expire_at,
+            esp_spis: self.esp_spis.stamp(),
+            children,
         }
     }
 
-    /// Rebuilds an SA from a replica on a new active cluster member at `now`. It is
+    /// Rebuilds an SA from a replica and its Message IDs on a new active cluster member at
+    /// `now`. It is
     /// established, and restoring until [`IkeSa::start_ha_sync`] (or, without sync
     /// support, the first message from the peer) completes: see the `sync` module.
     /// `replay_delta` is the jump the member made in its outbound ESP counters, sent
     /// to the peer in IPSEC_REPLAY_COUNTER_SYNC.
-    pub fn from_replica(now: SimTime, r: &SaReplica, rng: SimRng, replay_delta: u32) -> Self {
+    pub fn from_replica(
+        now: SimTime,
+        r: &SaReplica,
+        ids: MessageIds,
+        rng: SimRng,
+        replay_delta: u32,
+    ) -> Self {
         let mut core = Core::new(r.spi_i, r.spi_r, r.core_initiator);
         core.keys = Some(r.keys.clone());
-        core.next_request_id = r.next_request_id;
-        core.expected_request_id = r.expected_request_id;
+        core.next_request_id = ids.next_request;
+        core.expected_request_id = ids.expected_request;
         let state = State::Established(Established {
             _auth: AuthVerified::replicated(),
             rekey_at: r.rekey_at,
