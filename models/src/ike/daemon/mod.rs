@@ -296,10 +296,7 @@ impl IkeDaemon {
             return;
         };
         let transmits = crate::polled::drain(|| endpoint.poll_transmit());
-        let mut events = Vec::new();
-        while let Some(e) = endpoint.poll_event() {
-            events.push(e);
-        }
+        let events = crate::polled::drain(|| endpoint.poll_event());
         let next = endpoint.poll_timeout();
         for t in transmits {
             self.note_exchange(host, &t.bytes, true);

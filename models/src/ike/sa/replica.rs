@@ -159,7 +159,8 @@ impl IkeSa {
         })
     }
 
-    /// What a replica of this SA would hold that changes over its life.
+    /// What a replica of this SA would hold that changes over its life (the Message IDs
+    /// are replicated apart, see [`MessageIds`]).
     pub fn replica_stamp(&self) -> ReplicaStamp {
         let (rekey_at, expire_at) = match &self.state {
             State::Established(est) => (est.rekey_at, est.expire_at),
@@ -195,9 +196,8 @@ impl IkeSa {
     }
 
     /// Rebuilds an SA from a replica and its Message IDs on a new active cluster member at
-    /// `now`. It is
-    /// established, and restoring until [`IkeSa::start_ha_sync`] (or, without sync
-    /// support, the first message from the peer) completes: see the `sync` module.
+    /// `now`. It is established, and restoring until [`IkeSa::start_ha_sync`] (or, without
+    /// sync support, the first message from the peer) completes: see the `sync` module.
     /// `replay_delta` is the jump the member made in its outbound ESP counters, sent
     /// to the peer in IPSEC_REPLAY_COUNTER_SYNC.
     pub fn from_replica(
