@@ -558,6 +558,17 @@ impl Simulation {
         self.run_inner(None)
     }
 
+    /// Executes the next event due at or before `end` (cancelled timers are skipped, as
+    /// in a run) and returns the node it concerned (`None` for a link or scripted event),
+    /// or `Ok(None)` when no event is left before `end`; the clock stays at the last
+    /// event. What [`Simulation::run_until`] does one event at a time, so a tool can
+    /// observe each event (the `node_profile` example times them by node); the events and
+    /// their order are the same.
+    pub fn step(&mut self, end: SimTime) -> Result<Option<Option<NodeId>>, RunError> {
+        self.start();
+        self.step_inner(Some(end))
+    }
+
     /// Lets every running node record its final metrics ([`Node::finish`]).
     pub fn finish(&mut self) {
         let ids: Vec<NodeId> = self.nodes.keys().collect();
@@ -567,17 +578,33 @@ impl Simulation {
     }
 
     fn run_inner(&mut self, end: Option<SimTime>) -> Result<RunReport, RunError> {
-        if !self.started {
-            self.started = true;
-            // Links attach one by one; no more will.
-            for (_, slot) in &mut self.nodes {
-                slot.meta.ifaces.shrink_to_fit();
-            }
-            let ids: Vec<NodeId> = self.nodes.keys().collect();
-            for id in ids {
-                self.with_node(id, |node, ctx| node.start(ctx));
-            }
+        self.start();
+        while self.step_inner(end)?.is_some() {}
+        if let Some(end) = end {
+            self.core.now = self.core.now.max(end);
         }
+        Ok(self.report())
+    }
+
+    /// Starts every node, the first time the simulation runs.
+    fn start(&mut self) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        // Links attach one by one; no more will.
+        for (_, slot) in &mut self.nodes {
+            slot.meta.ifaces.shrink_to_fit();
+        }
+        let ids: Vec<NodeId> = self.nodes.keys().collect();
+        for id in ids {
+            self.with_node(id, |node, ctx| node.start(ctx));
+        }
+    }
+
+    /// [`Simulation::step`] once started; `end` of `None` runs to the last event.
+    #[inline(always)]
+    fn step_inner(&mut self, end: Option<SimTime>) -> Result<Option<Option<NodeId>>, RunError> {
         while let Some(t) = self.core.queue.peek_time() {
             if end.is_some_and(|end| t > end) {
                 break;
@@ -593,11 +620,9 @@ impl Simulation {
             }
             let node = self.dispatch(ev);
             self.guard(t, node)?;
+            return Ok(Some(node));
         }
-        if let Some(end) = end {
-            self.core.now = self.core.now.max(end);
-        }
-        Ok(self.report())
+        Ok(None)
     }
 
     /// The report so far.

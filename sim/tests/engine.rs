@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, reason = "test helpers panic on broken set-up")]
 
 use std::any::Any;
+use std::collections::BTreeMap;
 
 use sim::{
-    Action, Ctx, Direction, IfaceId, Limits, LinkChange, LinkParams, LossModel, Node, Packet,
-    QueueLimit, Ratio, RunError, SimDuration, SimTime, Simulation,
+    Action, Ctx, Direction, IfaceId, Limits, LinkChange, LinkId, LinkParams, LossModel, Node,
+    NodeId, Packet, QueueLimit, Ratio, RunError, SimDuration, SimTime, Simulation,
 };
 
 /// Sends `count` packets of `size` bytes on interface 0, one every `gap` (all at once if 0).
@@ -231,6 +232,19 @@ fn mtu_and_link_down_drop_and_count() {
 /// A lossy, jittery chain a -> r1 -> r2 -> b with captures; returns (fingerprint, sink
 /// arrivals, pcap bytes of the middle link).
 fn chain_run(seed: u64, extra_node: bool) -> (u64, Vec<(SimTime, u64)>, Vec<u8>) {
+    let (mut sim, b, mid) = chain(seed, extra_node);
+    let report = sim.run().unwrap();
+    let mut pcap = Vec::new();
+    sim.capture(mid).unwrap().write_pcap(&mut pcap).unwrap();
+    (
+        report.fingerprint,
+        sim.node::<Sink>(b).unwrap().got.clone(),
+        pcap,
+    )
+}
+
+/// The chain of [`chain_run`], not run yet; returns it, its sink and its captured link.
+fn chain(seed: u64, extra_node: bool) -> (Simulation, NodeId, LinkId) {
     let mut sim = Simulation::new(seed);
     if extra_node {
         // Created first, so it would shift any creation-order-based stream.
@@ -258,14 +272,36 @@ fn chain_run(seed: u64, extra_node: bool) -> (u64, Vec<(SimTime, u64)>, Vec<u8>)
     let mid = sim.connect_sym("r1-r2", r1, r2, p.clone()).unwrap();
     sim.connect_sym("r2-b", r2, b, p).unwrap();
     sim.enable_capture(mid);
-    let report = sim.run().unwrap();
-    let mut pcap = Vec::new();
-    sim.capture(mid).unwrap().write_pcap(&mut pcap).unwrap();
-    (
-        report.fingerprint,
-        sim.node::<Sink>(b).unwrap().got.clone(),
-        pcap,
-    )
+    (sim, b, mid)
+}
+
+#[test]
+fn stepping_runs_the_same_events_as_a_run() {
+    let end = SimTime::ZERO + ms(400);
+    let (mut whole, b, _) = chain(7, true);
+    let ran = whole.run_until(end).unwrap();
+    let (mut stepped, _, _) = chain(7, true);
+    let mut by_node: BTreeMap<NodeId, u64> = BTreeMap::new();
+    while let Some(node) = stepped.step(end).unwrap() {
+        *by_node
+            .entry(node.expect("every event here is a node's"))
+            .or_default() += 1;
+        assert!(stepped.now() <= end);
+    }
+    // The run's end moves the clock to `end`; stepping leaves it at the last event.
+    let last = stepped.now();
+    assert!(last <= end && last > SimTime::ZERO + ms(300), "{last:?}");
+    assert_eq!(stepped.run_until(end).unwrap(), ran);
+    assert_eq!(by_node.values().sum::<u64>(), ran.events);
+    assert_eq!(
+        by_node.len(),
+        6,
+        "a, r1, r2, b and the unrelated pair all had events"
+    );
+    assert_eq!(
+        stepped.node::<Sink>(b).unwrap().got,
+        whole.node::<Sink>(b).unwrap().got
+    );
 }
 
 #[test]
