@@ -495,6 +495,11 @@ impl Simulation {
         self.names.get(name).copied()
     }
 
+    /// The name of node `id` (the inverse of [`Simulation::node_id`]).
+    pub fn node_name(&self, id: NodeId) -> Option<&str> {
+        self.nodes.get(id).map(|s| &*s.meta.name)
+    }
+
     /// The link called `name`.
     pub fn link_id(&self, name: &str) -> Option<LinkId> {
         self.link_names.get(name).copied()
