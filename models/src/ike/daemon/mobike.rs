@@ -241,7 +241,7 @@ impl IkeDaemon {
         let Some(conn) = self.tcp_open(host, remote, false) else {
             return;
         };
-        let Some(local) = self.conns.get(conn).map(|c| c.local) else {
+        let Some(local) = self.conns.get(&conn).map(|c| c.local) else {
             return;
         };
         host.metrics().incr("mobike_tcp_switches");
@@ -329,7 +329,7 @@ impl IkeDaemon {
         // RFC 9329 §7.1: the initiator SHOULD close the old connection once migrated.
         let current = self.per_sa.conn(sa);
         for conn in std::mem::take(&mut self.mobike.old_conns) {
-            if Some(conn) != current && self.conns.contains_key(conn) {
+            if Some(conn) != current && self.conns.contains_key(&conn) {
                 host.metrics().incr("mobike_tcp_closed");
                 self.tcp_finish(host, conn);
             }

@@ -45,7 +45,6 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::rc::Rc;
 
 use sim::{SimDuration, SimTime};
-use slotmap::SecondaryMap;
 
 pub use self::ha::HaMember;
 pub use self::mobike::{MessageIdOnSwitch, MobikeCommand, MobikePolicy, NatDetectionOnSwitch};
@@ -184,10 +183,9 @@ pub struct IkeDaemon {
     wake: Option<(SimTime, AppTimer)>,
     keepalive: Option<AppTimer>,
     transport: TransportPolicy,
-    /// TCP-encapsulation connections, by the host's connection key: a slot in a vector,
-    /// not a hash table (one cache miss fewer per packet at a gateway of many clients).
-    /// Boxed: most hosts hold one connection, and the vector has a slot per key index.
-    conns: SecondaryMap<ConnId, Box<TcpConn>>,
+    /// TCP-encapsulation connections.
+    /// Boxed: a growing table moves its values, and most hosts hold one connection.
+    conns: SmallIndex<ConnId, Box<TcpConn>>,
     /// Connections by serial (for timer tokens).
     serials: SmallIndex<u64, ConnId>,
     /// Connections by (local, remote) address and port.
@@ -227,7 +225,7 @@ impl IkeDaemon {
             wake: None,
             keepalive: None,
             transport: TransportPolicy::udp_only(),
-            conns: SecondaryMap::new(),
+            conns: SmallIndex::new(),
             serials: SmallIndex::new(),
             conn_by_tuple: SmallIndex::new(),
             next_serial: 0,
@@ -435,7 +433,7 @@ impl IkeDaemon {
         };
         let originator = self
             .conns
-            .get(conn)
+            .get(&conn)
             .is_some_and(|c| c.role == tcp::Role::Originator);
         if originator {
             self.pump_pending_close.push(conn);
@@ -527,7 +525,7 @@ impl IkeDaemon {
         let Some(conn) = self.tcp_open(host, peer, false) else {
             return;
         };
-        let Some(local) = self.conns.get(conn).map(|c| c.local) else {
+        let Some(local) = self.conns.get(&conn).map(|c| c.local) else {
             return;
         };
         let Some(endpoint) = self.endpoint.as_mut() else {

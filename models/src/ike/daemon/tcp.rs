@@ -164,7 +164,6 @@ impl IkeDaemon {
         let serial = self.next_serial;
         self.next_serial += 1;
         let responder = role == Role::Responder;
-        let before = self.conns.len();
         self.conns.insert(
             id,
             Box::new(TcpConn {
@@ -184,14 +183,6 @@ impl IkeDaemon {
                 cookie_pending: false,
                 idle_timer: None,
             }),
-        );
-        // The host only reuses a connection's slot after reporting it closed, and that
-        // report drops ours first: an insert never replaces an entry, not even one of an
-        // older connection in the same slot (which a `SecondaryMap` would do silently).
-        debug_assert_eq!(
-            self.conns.len(),
-            before + 1,
-            "connection {id:?} replaced one"
         );
         self.serials.insert(serial, id);
         self.conn_by_tuple.insert((local, remote), id);
@@ -219,7 +210,7 @@ impl IkeDaemon {
             return;
         };
         let now = host.now();
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         if conn.role != Role::Responder || conn.idle_timer.is_some() {
@@ -272,7 +263,7 @@ impl IkeDaemon {
         let Some(&id) = self.serials.get(&serial) else {
             return;
         };
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         match kind {
@@ -297,7 +288,7 @@ impl IkeDaemon {
 
     /// Closes gracefully once everything queued is written; input is ignored from now.
     pub(super) fn tcp_finish(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
-        if let Some(conn) = self.conns.get_mut(id) {
+        if let Some(conn) = self.conns.get_mut(&id) {
             conn.closing = true;
         }
         self.tcp_flush(host, id);
@@ -306,7 +297,7 @@ impl IkeDaemon {
     /// Forgets a connection (its partial frame is discarded, RFC 9329 §3) and resets it
     /// when `abort`. The Originator re-opens it if its SA lives.
     pub(super) fn tcp_drop(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId, abort: bool) {
-        let Some(mut conn) = self.conns.remove(id) else {
+        let Some(mut conn) = self.conns.remove(&id) else {
             return;
         };
         if self.conn_by_tuple.get(&(conn.local, conn.remote)) == Some(&id) {
@@ -339,7 +330,7 @@ impl IkeDaemon {
 
     /// Writes what the connection can take; closes it when closing and drained.
     pub(super) fn tcp_flush(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         conn.tx.flush(&mut HostSink { host, conn: id });
@@ -399,7 +390,7 @@ impl IkeDaemon {
 
     /// Sends an IKE message on a connection.
     pub(super) fn tcp_send_ike(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId, bytes: &[u8]) {
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return host.metrics().incr("ike_tcp_no_connection");
         };
         conn.tx.send_ike(&mut HostSink { host, conn: id }, bytes);
@@ -421,7 +412,7 @@ impl IkeDaemon {
             host.metrics().incr("esp_dropped_no_connection");
             return false;
         };
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             host.metrics().incr("esp_dropped_no_connection");
             return false;
         };
@@ -452,7 +443,7 @@ impl IkeDaemon {
         let Some(id) = self.per_sa.conn(sa) else {
             return;
         };
-        if let Some(conn) = self.conns.get_mut(id) {
+        if let Some(conn) = self.conns.get_mut(&id) {
             conn.tx
                 .send_raw(&mut HostSink { host, conn: id }, &KEEPALIVE);
             let m = host.metrics();
@@ -463,7 +454,7 @@ impl IkeDaemon {
 
     /// Something happened on one of our connections.
     pub(super) fn on_tcp_event(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId, event: Event) {
-        let known = self.conns.contains_key(id);
+        let known = self.conns.contains_key(&id);
         match event {
             Event::Connected if !known => self.tcp_accept(host, id),
             Event::Connected => self.tcp_connected(host, id),
@@ -488,7 +479,7 @@ impl IkeDaemon {
 
     /// Originator: the connection is up; after a reconnect, resend what is outstanding.
     fn tcp_connected(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
-        let reconnect = self.conns.get(id).is_some_and(|c| c.reconnect);
+        let reconnect = self.conns.get(&id).is_some_and(|c| c.reconnect);
         if let Some(o) = self.originator.as_mut() {
             o.attempts = 0;
         }
@@ -526,7 +517,7 @@ impl IkeDaemon {
             return;
         }
         for frame in frames {
-            if !self.conns.contains_key(id) {
+            if !self.conns.contains_key(&id) {
                 return;
             }
             self.tcp_frame(host, id, frame);
@@ -543,7 +534,7 @@ impl IkeDaemon {
         frames: &mut Vec<Frame>,
     ) -> bool {
         loop {
-            let mut conn = self.conns.get_mut(id).filter(|c| !c.closing);
+            let mut conn = self.conns.get_mut(&id).filter(|c| !c.closing);
             let was = conn.as_ref().is_some_and(|c| c.parser.prefix_seen());
             let mut fed = Ok(());
             let n = host.tcp_recv_with(id, READ_CHUNK, |part| {
@@ -556,7 +547,7 @@ impl IkeDaemon {
             if n == 0 {
                 return true;
             }
-            let Some(conn) = self.conns.get_mut(id) else {
+            let Some(conn) = self.conns.get_mut(&id) else {
                 return false;
             };
             if conn.closing {
@@ -607,7 +598,7 @@ impl IkeDaemon {
     /// A frame that is neither valid IKE nor ESP of a known SA; too many in a row close
     /// the connection (RFC 9329 §6.1).
     fn note_invalid(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId) {
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         conn.invalid += 1;
@@ -621,7 +612,7 @@ impl IkeDaemon {
     /// (RFC 9329 §6.1); a request of ours outstanding is resent on a new connection
     /// (§6.2).
     fn note_valid(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId, sa: SaId) {
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         conn.invalid = 0;
@@ -631,7 +622,7 @@ impl IkeDaemon {
         }
         self.ha_heard(host, sa);
         let previous = self.bind_sa(sa, id);
-        if let Some(conn) = self.conns.get_mut(id)
+        if let Some(conn) = self.conns.get_mut(&id)
             && let Some(t) = conn.idle_timer.take()
         {
             host.cancel_timer(t);
@@ -660,7 +651,7 @@ impl IkeDaemon {
     /// An IKE message from a connection.
     fn tcp_ike(&mut self, host: &mut HostCtx<'_, '_>, id: ConnId, bytes: &[u8]) {
         let now = host.now();
-        let Some((local, remote, role)) = self.conns.get_mut(id).map(|c| {
+        let Some((local, remote, role)) = self.conns.get_mut(&id).map(|c| {
             c.cookie_pending = false;
             (c.local, c.remote, c.role)
         }) else {
@@ -717,7 +708,7 @@ impl IkeDaemon {
         let CookieHold::CloseAfter(hold) = self.transport.cookie_hold else {
             return;
         };
-        let Some(conn) = self.conns.get_mut(id) else {
+        let Some(conn) = self.conns.get_mut(&id) else {
             return;
         };
         conn.cookie_pending = true;
@@ -759,7 +750,7 @@ impl IkeDaemon {
             .conn_by_tuple
             .get(&(local, remote))
             .copied()
-            .filter(|&id| self.conns.get(id).is_some_and(|c| !c.closing));
+            .filter(|id| self.conns.get(id).is_some_and(|c| !c.closing));
         match self
             .sa_of_message(bytes, true)
             .map(|sa| self.per_sa.transport(sa))
