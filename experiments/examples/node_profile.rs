@@ -20,6 +20,10 @@ use std::time::{Duration, Instant};
 use experiments::{build, scenario};
 use sim::SimTime;
 
+/// The allocator of the `ikesim` binary, so that allocation costs what it costs in a run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[expect(clippy::disallowed_methods, reason = "a benchmark measures wall time")]
 fn wall() -> Instant {
     Instant::now()
